@@ -1,0 +1,128 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependency direction (DESIGN.md §2): lower targets never import higher ones.
+// MailCore <- MailAuth <- MailStore <- MailStoreSQLite <- SwallowRuntime <- swallow
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "swallow",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swallow", targets: ["swallow"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    ],
+    targets: [
+        // libxcrypt's crypt(3): yescrypt, bcrypt, SHA-crypt (Debian's libcrypt-dev).
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+        .target(name: "MailCore", swiftSettings: strict),
+        .target(
+            name: "MailAuth",
+            dependencies: [
+                "MailCore", "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(name: "MailStore", dependencies: ["MailCore", "MailAuth"], swiftSettings: strict),
+        .target(
+            name: "MailStoreSQLite",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(name: "SMTPProtocol", swiftSettings: strict),
+        .target(
+            name: "MailQueue",
+            dependencies: [
+                "MailCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore", "MailQueue",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "ServerSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "SwallowRuntime",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "swallow",
+            dependencies: [
+                "SwallowRuntime", "MailCore", "MailAuth", "MailStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // The shared conformance suite every MailStore backend must pass (SQLite now, PostgreSQL later).
+        .target(
+            name: "MailStoreConformance",
+            dependencies: ["MailStore", "MailAuth", "MailCore"],
+            path: "Tests/MailStoreConformance",
+            swiftSettings: strict),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: strict),
+        .testTarget(name: "MailAuthTests", dependencies: ["MailAuth"], swiftSettings: strict),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "MailStoreSQLiteTests",
+            dependencies: ["MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore"],
+            swiftSettings: strict),
+        // Real clients and peers against the built server (python3 stdlib, swaks, Postfix).
+        .testTarget(name: "InteropTests", dependencies: ["swallow"], swiftSettings: strict),
+        .testTarget(
+            name: "SwallowRuntimeTests",
+            dependencies: ["SwallowRuntime", "MailStore", "MailAuth", "MailCore", "MailStoreSQLite"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,54 @@
+import Logging
+import MailAuth
+import MailStore
+
+/// The MDA: puts one accepted message into each local recipient's INBOX.
+///
+/// Each copy gets `Return-Path:` (RFC 5321 §4.4) and `Delivered-To:` (the account it was
+/// delivered to, as Postfix's local(8) writes it, so loops through aliases can be seen) on top
+/// of the message as accepted. One copy per account, however many recipients resolved to it.
+public struct LocalDeliveryAgent: Sendable {
+    public struct Recipient: Sendable, Hashable {
+        public let account: Account
+        public init(account: Account) { self.account = account }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case delivered(AppendResult)
+        case failed(StoreError)
+    }
+
+    let committer: GroupCommitter
+
+    public init(committer: GroupCommitter) {
+        self.committer = committer
+    }
+
+    /// Delivers `message` (CRLF text, with our Received header) to each account once.
+    /// `sender` is the envelope sender, "" for the null sender.
+    public func deliver(_ message: [UInt8], sender: String, to accounts: [Account], internalDate: InternalDate,
+                        logger: Logger) async -> [(Account, Outcome)] {
+        var unique: [Account] = []
+        for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
+        let deliveries = unique.map { account in
+            Delivery(user: account.id, mailbox: "INBOX",
+                     message: NewMessage(bytes: Self.traceHeaders(sender: sender, recipient: account.address) + message,
+                                         internalDate: internalDate))
+        }
+        let results = await committer.submit(deliveries)
+        return zip(unique, results).map { account, result in
+            switch result {
+            case .success(let r):
+                logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "INBOX", "uid": "\(r.uid)"])
+                return (account, .delivered(r))
+            case .failure(let e):
+                logger.warning("local delivery failed", metadata: ["to": "\(account.address)", "error": "\(e)"])
+                return (account, .failed(e))
+            }
+        }
+    }
+
+    static func traceHeaders(sender: String, recipient: String) -> [UInt8] {
+        Array("Return-Path: <\(sender)>\r\nDelivered-To: \(recipient)\r\n".utf8)
+    }
+}

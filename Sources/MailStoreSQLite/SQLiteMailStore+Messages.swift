@@ -1,0 +1,285 @@
+import Foundation
+import GRDB
+import MailAuth
+import MailStore
+
+extension SQLiteMailStore {
+    public func append(_ user: UserID, to mailbox: String, _ message: NewMessage) async throws(StoreError) -> AppendResult {
+        let results = try await deliver([Delivery(user: user, mailbox: mailbox, message: message)])
+        return try results[0].get()
+    }
+
+    public func appendAll(_ user: UserID, to mailbox: String, _ messages: [NewMessage]) async throws(StoreError) -> [AppendResult] {
+        let limit = configuration.maxMessageSize
+        return try await write { db, changes in
+            try messages.map { message in
+                try Self.insert(db, Delivery(user: user, mailbox: mailbox, message: message), limit: limit, &changes)
+            }
+        }
+    }
+
+    public func deliver(_ deliveries: [Delivery]) async throws(StoreError) -> [Result<AppendResult, StoreError>] {
+        let limit = configuration.maxMessageSize
+        return try await write { db, changes in
+            var results: [Result<AppendResult, StoreError>] = []
+            results.reserveCapacity(deliveries.count)
+            for delivery in deliveries {
+                // A savepoint per message: one failure (quota, unknown mailbox) does not undo
+                // the others in the batch.
+                var result: Result<AppendResult, StoreError> = .failure(.temporary("not attempted"))
+                try db.inSavepoint {
+                    do {
+                        result = .success(try Self.insert(db, delivery, limit: limit, &changes))
+                        return .commit
+                    } catch let error as StoreError {
+                        result = .failure(error)
+                        return .rollback
+                    }
+                }
+                results.append(result)
+            }
+            return results
+        }
+    }
+
+    static func insert(_ db: Database, _ delivery: Delivery, limit: Int, _ changes: inout ChangeSet) throws -> AppendResult {
+        let size = delivery.message.bytes.count
+        guard size <= limit else { throw StoreError.tooLarge(limit: limit) }
+        let name = MailboxName.normalize(delivery.mailbox)
+        if name == "INBOX", try mailboxRow(db, delivery.user, name) == nil {
+            try ensureDefaults(db, delivery.user, &changes)
+        }
+        guard let row = try mailboxRow(db, delivery.user, name) else { throw StoreError.notFound(name) }
+        guard row["selectable"] as Bool else { throw StoreError.notPermitted("\(name) is not selectable") }
+        try charge(db, delivery.user, bytes: Int64(size), messages: 1)
+        let mailboxID: Int64 = row["id"]
+        let uid = UInt32(truncatingIfNeeded: row["uidnext"] as Int64)
+        let modseq = (row["highest_modseq"] as Int64) + 1
+        try db.execute(sql: "INSERT INTO message_body (bytes) VALUES (?)", arguments: [Data(delivery.message.bytes)])
+        let bodyID = db.lastInsertedRowID
+        let flags = delivery.message.flags
+        try db.execute(sql: """
+            INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [mailboxID, uid, modseq, flags.system.rawValue, flags.keywords.joined(separator: " "),
+                             delivery.message.internalDate.seconds, delivery.message.internalDate.zoneMinutes, size, bodyID])
+        try db.execute(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
+                       arguments: [Int64(uid) + 1, modseq, mailboxID])
+        changes.add(delivery.user, MailboxID(mailboxID), .messagesAdded)
+        return AppendResult(mailbox: MailboxID(mailboxID), uidValidity: UInt32(truncatingIfNeeded: row["uidvalidity"] as Int64),
+                            uid: uid, modSeq: UInt64(modseq))
+    }
+
+    /// Adds to (or, negative, removes from) the account's usage, refusing to go over its quota.
+    static func charge(_ db: Database, _ user: UserID, bytes: Int64, messages: Int64) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT used_bytes, quota_bytes FROM account WHERE id = ?", arguments: [user.rawValue]) else {
+            throw StoreError.notFound("account \(user)")
+        }
+        let used: Int64 = row["used_bytes"], quota: Int64 = row["quota_bytes"]
+        if bytes > 0, quota > 0, used + bytes > quota {
+            throw StoreError.overQuota(limit: quota, used: used, needed: bytes)
+        }
+        try db.execute(sql: "UPDATE account SET used_bytes = max(0, used_bytes + ?), message_count = max(0, message_count + ?) WHERE id = ?",
+                       arguments: [bytes, messages, user.rawValue])
+    }
+
+    public func messages(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [MessageSummary] {
+        try await read { db in try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids) }
+    }
+
+    public func messages(in mailbox: MailboxID, changedSince modSeq: UInt64) async throws(StoreError) -> [MessageSummary] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                             arguments: [mailbox.rawValue, Int64(clamping: modSeq)]).map(Self.summary)
+        }
+    }
+
+    public func expungedUIDs(in mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> [UInt32] {
+        try await read { db in
+            try UInt32.fetchAll(db, sql: "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                                arguments: [mailbox.rawValue, Int64(clamping: modSeq)])
+        }
+    }
+
+    public func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8] {
+        try await read { db in
+            guard let data = try Data.fetchOne(db, sql: """
+                SELECT b.bytes FROM message m JOIN message_body b ON b.id = m.body_id WHERE m.mailbox_id = ? AND m.uid = ?
+                """, arguments: [mailbox.rawValue, uid]) else { throw StoreError.expunged }
+            return [UInt8](data)
+        }
+    }
+
+    public func setFlags(in mailbox: MailboxID, uids: UIDSet, _ operation: FlagOperation, _ flags: MessageFlags,
+                         unchangedSince: UInt64?) async throws(StoreError) -> FlagUpdateResult {
+        try await write { db, changes in
+            let box = try Self.mailboxByID(db, mailbox)
+            let current = try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids)
+            var modified: [UInt32] = []
+            var pending: [(MessageSummary, MessageFlags)] = []
+            for message in current {
+                // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is left alone and reported.
+                if let since = unchangedSince, message.modSeq > since {
+                    modified.append(message.uid)
+                    continue
+                }
+                let updated = Self.apply(operation, flags, to: message.flags)
+                if updated != message.flags { pending.append((message, updated)) }
+            }
+            guard !pending.isEmpty else { return FlagUpdateResult(updated: [], modified: modified) }
+            // One new MODSEQ for the whole command (RFC 7162 §3.1.1 allows sharing).
+            let modseq = (box["highest_modseq"] as Int64) + 1
+            try db.execute(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?", arguments: [modseq, mailbox.rawValue])
+            var updated: [MessageSummary] = []
+            for (message, newFlags) in pending {
+                try db.execute(sql: "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                               arguments: [newFlags.system.rawValue, newFlags.keywords.joined(separator: " "), modseq,
+                                           mailbox.rawValue, message.uid])
+                updated.append(MessageSummary(uid: message.uid, modSeq: UInt64(modseq), flags: newFlags,
+                                              internalDate: message.internalDate, size: message.size))
+            }
+            changes.add(UserID(box["account_id"]), mailbox, .flagsChanged)
+            return FlagUpdateResult(updated: updated, modified: modified)
+        }
+    }
+
+    static func apply(_ operation: FlagOperation, _ flags: MessageFlags, to current: MessageFlags) -> MessageFlags {
+        switch operation {
+        case .replace:
+            return flags
+        case .add:
+            return MessageFlags(system: current.system.union(flags.system), keywords: current.keywords + flags.keywords)
+        case .remove:
+            let removed = Set(flags.keywords.map { $0.lowercased() })
+            return MessageFlags(system: current.system.subtracting(flags.system),
+                                keywords: current.keywords.filter { !removed.contains($0.lowercased()) })
+        }
+    }
+
+    public func copy(from mailbox: MailboxID, uids: UIDSet, to destination: String) async throws(StoreError) -> CopyResult {
+        try await transfer(from: mailbox, uids: uids, to: destination, removeSource: false)
+    }
+
+    public func move(from mailbox: MailboxID, uids: UIDSet, to destination: String) async throws(StoreError) -> CopyResult {
+        try await transfer(from: mailbox, uids: uids, to: destination, removeSource: true)
+    }
+
+    private func transfer(from mailbox: MailboxID, uids: UIDSet, to destination: String, removeSource: Bool) async throws(StoreError) -> CopyResult {
+        let name = MailboxName.normalize(destination)
+        return try await write { db, changes in
+            let source = try Self.mailboxByID(db, mailbox)
+            let user = UserID(source["account_id"])
+            guard let target = try Self.mailboxRow(db, user, name) else { throw StoreError.notFound(name) }
+            guard target["selectable"] as Bool else { throw StoreError.notPermitted("\(name) is not selectable") }
+            let targetID: Int64 = target["id"]
+            let selected = try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids).map(\.uid)
+            let pairs = try Self.copyMessages(db, user, from: mailbox.rawValue, uids: selected, to: targetID, &changes)
+            if removeSource { try Self.deleteMessages(db, user, mailbox: mailbox.rawValue, uids: selected, &changes) }
+            return CopyResult(destination: MailboxID(targetID), uidValidity: UInt32(truncatingIfNeeded: target["uidvalidity"] as Int64),
+                              uids: pairs)
+        }
+    }
+
+    public func expunge(in mailbox: MailboxID, uids: UIDSet?) async throws(StoreError) -> [UInt32] {
+        try await write { db, changes in
+            let box = try Self.mailboxByID(db, mailbox)
+            let doomed = try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids ?? .all)
+                .filter { $0.flags.system.contains(.deleted) }.map(\.uid)
+            try Self.deleteMessages(db, UserID(box["account_id"]), mailbox: mailbox.rawValue, uids: doomed, &changes)
+            return doomed
+        }
+    }
+
+    // MARK: Shared message operations (inside a write transaction)
+
+    /// Copies messages (sharing their bodies) into `target` with new UIDs and one new MODSEQ.
+    static func copyMessages(_ db: Database, _ user: UserID, from source: Int64, uids: [UInt32], to target: Int64,
+                             _ changes: inout ChangeSet) throws -> [(source: UInt32, destination: UInt32)] {
+        guard !uids.isEmpty else { return [] }
+        let box = try Row.fetchOne(db, sql: "SELECT uidnext, highest_modseq FROM mailbox WHERE id = ?", arguments: [target])!
+        var next: Int64 = box["uidnext"]
+        let modseq = (box["highest_modseq"] as Int64) + 1
+        var pairs: [(source: UInt32, destination: UInt32)] = []
+        var bytes: Int64 = 0
+        for uid in uids {
+            try db.execute(sql: """
+                INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id)
+                SELECT ?, ?, ?, flags, keywords, internal_date, internal_zone, size, body_id
+                FROM message WHERE mailbox_id = ? AND uid = ?
+                """, arguments: [target, next, modseq, source, uid])
+            bytes += try Int64.fetchOne(db, sql: "SELECT size FROM message WHERE mailbox_id = ? AND uid = ?", arguments: [target, next]) ?? 0
+            pairs.append((uid, UInt32(truncatingIfNeeded: next)))
+            next += 1
+        }
+        try charge(db, user, bytes: bytes, messages: Int64(uids.count))
+        try db.execute(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?", arguments: [next, modseq, target])
+        changes.add(user, MailboxID(target), .messagesAdded)
+        return pairs
+    }
+
+    /// Removes messages, remembers their UIDs for QRESYNC, and frees bodies no copy uses.
+    static func deleteMessages(_ db: Database, _ user: UserID, mailbox: Int64, uids: [UInt32], _ changes: inout ChangeSet) throws {
+        guard !uids.isEmpty else { return }
+        let modseq = (try Int64.fetchOne(db, sql: "SELECT highest_modseq FROM mailbox WHERE id = ?", arguments: [mailbox]) ?? 0) + 1
+        var bytes: Int64 = 0
+        var bodies = Set<Int64>()
+        for uid in uids {
+            guard let row = try Row.fetchOne(db, sql: "SELECT size, body_id FROM message WHERE mailbox_id = ? AND uid = ?",
+                                             arguments: [mailbox, uid]) else { continue }
+            bytes += row["size"] as Int64
+            bodies.insert(row["body_id"])
+            try db.execute(sql: "DELETE FROM message WHERE mailbox_id = ? AND uid = ?", arguments: [mailbox, uid])
+            try db.execute(sql: "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", arguments: [mailbox, uid, modseq])
+        }
+        for body in bodies {
+            try db.execute(sql: "DELETE FROM message_body WHERE id = ? AND NOT EXISTS (SELECT 1 FROM message WHERE body_id = ?)",
+                           arguments: [body, body])
+        }
+        try charge(db, user, bytes: -bytes, messages: -Int64(uids.count))
+        try db.execute(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?", arguments: [modseq, mailbox])
+        changes.add(user, MailboxID(mailbox), .messagesExpunged)
+    }
+
+    static func removeAllMessages(_ db: Database, _ user: UserID, mailbox: Int64) throws {
+        var ignored = ChangeSet()
+        let uids = try UInt32.fetchAll(db, sql: "SELECT uid FROM message WHERE mailbox_id = ?", arguments: [mailbox])
+        try deleteMessages(db, user, mailbox: mailbox, uids: uids, &ignored)
+    }
+
+    static func mailboxByID(_ db: Database, _ id: MailboxID) throws -> Row {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE id = ?", arguments: [id.rawValue]) else {
+            throw StoreError.notFound("mailbox \(id)")
+        }
+        return row
+    }
+
+    /// Message rows whose UIDs are in `uids`, in UID order. Large sets are queried a slice of
+    /// ranges at a time to stay under SQLite's bound-parameter limit.
+    static func summaries(_ db: Database, mailbox: Int64, uids: UIDSet) throws -> [MessageSummary] {
+        let rangesPerQuery = 200
+        var result: [MessageSummary] = []
+        var start = 0
+        while start < uids.ranges.count {
+            let slice = uids.ranges[start..<min(start + rangesPerQuery, uids.ranges.count)]
+            var arguments: StatementArguments = [mailbox]
+            let condition = slice.map { r -> String in
+                arguments += [Int64(r.lowerBound), Int64(r.upperBound)]
+                return "uid BETWEEN ? AND ?"
+            }.joined(separator: " OR ")
+            result += try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
+                                       arguments: arguments).map(summary)
+            start += rangesPerQuery
+        }
+        return result
+    }
+
+    static func summary(_ row: Row) -> MessageSummary {
+        let keywords: String = row["keywords"]
+        return MessageSummary(
+            uid: UInt32(truncatingIfNeeded: row["uid"] as Int64), modSeq: UInt64(row["modseq"] as Int64),
+            flags: MessageFlags(system: SystemFlags(rawValue: row["flags"]),
+                                keywords: keywords.split(separator: " ").map(String.init)),
+            internalDate: InternalDate(seconds: row["internal_date"], zoneMinutes: row["internal_zone"]),
+            size: row["size"])
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// Swallow's configuration: the TOML file of DESIGN.md §3, validated.
+///
+/// Every key has a documented default, so a file may name only what differs. Relative file
+/// names (the certificate, the database) are relative to `data_dir`; a relative `data_dir` is
+/// relative to the directory holding the config file.
+public struct SwallowConfiguration: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        /// The EHLO name and greeting; also the certificate's name.
+        public var hostname = "localhost"
+        public var dataDir = "."
+        /// After binding, drop root privileges to this user ("" = stay).
+        public var user = ""
+    }
+
+    public struct Listen: Sendable, Equatable {
+        public var smtp: [HostPort] = []
+        public var submission: [HostPort] = []
+        public var submissions: [HostPort] = []
+        public var lmtp: [HostPort] = []
+        public var imap: [HostPort] = []
+        public var imaps: [HostPort] = []
+        public var pop3: [HostPort] = []
+        public var pop3s: [HostPort] = []
+        public var admin: [HostPort] = []
+
+        /// Every listener role with its addresses, in a stable order for printing.
+        public var all: [(role: String, addresses: [HostPort])] {
+            [("smtp", smtp), ("submission", submission), ("submissions", submissions), ("lmtp", lmtp),
+             ("imap", imap), ("imaps", imaps), ("pop3", pop3), ("pop3s", pop3s), ("admin", admin)]
+        }
+
+        public static func == (a: Listen, b: Listen) -> Bool { a.all.map(\.addresses) == b.all.map(\.addresses) }
+    }
+
+    public struct TLS: Sendable, Equatable {
+        public var certificate = "cert.pem"
+        public var privateKey = "key.pem"
+        /// True when the file named the certificate: then a missing file is an error, not
+        /// something to generate.
+        public var namedExplicitly = false
+    }
+
+    public struct Auth: Sendable, Equatable {
+        /// Dovecot's `disable_plaintext_auth = no`, when true.
+        public var allowPlaintextWithoutTLS = false
+    }
+
+    public struct Relay: Sendable, Equatable {
+        public var trustedNetworks: [CIDRNetwork] = [CIDRNetwork("127.0.0.0/8")!, CIDRNetwork("::1/128")!]
+        public var smarthost: HostPort?
+    }
+
+    public struct DNS: Sendable, Equatable {
+        /// Empty: use /etc/resolv.conf.
+        public var nameservers: [HostPort] = []
+    }
+
+    public enum Backend: String, Sendable, Equatable {
+        case sqlite, postgres
+    }
+
+    public struct Store: Sendable, Equatable {
+        public var backend = Backend.sqlite
+        public var url = ""
+    }
+
+    public var server = Server()
+    public var listen = Listen()
+    public var tls = TLS()
+    public var auth = Auth()
+    public var relay = Relay()
+    public var dns = DNS()
+    /// Per-domain next hop, like Postfix transport_maps: domain (lowercased) -> host:port.
+    public var transport: [String: HostPort] = [:]
+    public var store = Store()
+
+    /// Where this configuration was read from (for messages and relative paths).
+    public var sourcePath = ""
+
+    public init() {}
+
+    // MARK: Derived paths
+
+    public var dataDirectory: URL {
+        let base = URL(fileURLWithPath: sourcePath).deletingLastPathComponent()
+        return server.dataDir.hasPrefix("/") ? URL(fileURLWithPath: server.dataDir)
+            : base.appendingPathComponent(server.dataDir).standardizedFileURL
+    }
+
+    public func dataFile(_ name: String) -> String {
+        name.hasPrefix("/") ? name : dataDirectory.appendingPathComponent(name).path
+    }
+
+    public var databasePath: String { dataFile("swallow.sqlite") }
+    public var certificatePath: String { dataFile(tls.certificate) }
+    public var privateKeyPath: String { dataFile(tls.privateKey) }
+}
+
+/// A configuration problem: one line naming the file and the key (DESIGN.md §4, issue 2).
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let file: String
+    public let key: String?
+    public let message: String
+
+    public init(file: String, key: String?, message: String) {
+        self.file = file
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        if let key { return "\(file): \(key): \(message)" }
+        return "\(file): \(message)"
+    }
+}

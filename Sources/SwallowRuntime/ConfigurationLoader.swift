@@ -1,0 +1,161 @@
+import Foundation
+import TOMLKit
+
+extension SwallowConfiguration {
+    /// Reads and validates a configuration file. Every problem is a `ConfigurationError` that
+    /// names the file and the key.
+    public static func load(path: String) throws(ConfigurationError) -> SwallowConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, key: nil, message: "cannot read: \((error as NSError).localizedDescription)")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigurationError) -> SwallowConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: path, key: nil, message: "line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw ConfigurationError(file: path, key: nil, message: "not valid TOML: \(error)")
+        }
+        var reader = TableReader(file: path)
+        var config = SwallowConfiguration()
+        config.sourcePath = path
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "store"])
+
+        if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
+            if let v = try reader.string(server, "server", "hostname") {
+                guard HostPort.isHostname(Substring(v)) else { throw reader.error("server.hostname", "'\(v)' is not a host name") }
+                config.server.hostname = v
+            }
+            if let v = try reader.string(server, "server", "data_dir") {
+                guard !v.isEmpty else { throw reader.error("server.data_dir", "must not be empty") }
+                config.server.dataDir = v
+            }
+            if let v = try reader.string(server, "server", "user") { config.server.user = v }
+        }
+        let roles: Set<String> = ["smtp", "submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "admin"]
+        if let listen = try reader.section(table, "listen", allowed: roles) {
+            func addresses(_ key: String) throws(ConfigurationError) -> [HostPort]? {
+                try reader.stringArray(listen, "listen", key)?.map { (s: String) throws(ConfigurationError) -> HostPort in
+                    guard let hp = HostPort(s) else { throw reader.error("listen.\(key)", "'\(s)' is not a valid host:port") }
+                    return hp
+                }
+            }
+            if let v = try addresses("smtp") { config.listen.smtp = v }
+            if let v = try addresses("submission") { config.listen.submission = v }
+            if let v = try addresses("submissions") { config.listen.submissions = v }
+            if let v = try addresses("lmtp") { config.listen.lmtp = v }
+            if let v = try addresses("imap") { config.listen.imap = v }
+            if let v = try addresses("imaps") { config.listen.imaps = v }
+            if let v = try addresses("pop3") { config.listen.pop3 = v }
+            if let v = try addresses("pop3s") { config.listen.pop3s = v }
+            if let v = try addresses("admin") { config.listen.admin = v }
+        }
+        if let tls = try reader.section(table, "tls", allowed: ["certificate", "private_key"]) {
+            if let v = try reader.string(tls, "tls", "certificate") {
+                config.tls.certificate = v
+                config.tls.namedExplicitly = true
+            }
+            if let v = try reader.string(tls, "tls", "private_key") {
+                config.tls.privateKey = v
+                config.tls.namedExplicitly = true
+            }
+        }
+        if let auth = try reader.section(table, "auth", allowed: ["allow_plaintext_without_tls"]) {
+            if let v = try reader.bool(auth, "auth", "allow_plaintext_without_tls") { config.auth.allowPlaintextWithoutTLS = v }
+        }
+        if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost"]) {
+            if let nets = try reader.stringArray(relay, "relay", "trusted_networks") {
+                config.relay.trustedNetworks = try nets.map { (s: String) throws(ConfigurationError) -> CIDRNetwork in
+                    guard let n = CIDRNetwork(s) else { throw reader.error("relay.trusted_networks", "'\(s)' is not a valid CIDR network") }
+                    return n
+                }
+            }
+            if let v = try reader.string(relay, "relay", "smarthost"), !v.isEmpty {
+                guard let hp = HostPort(v) else { throw reader.error("relay.smarthost", "'\(v)' is not a valid host:port") }
+                config.relay.smarthost = hp
+            }
+        }
+        if let dns = try reader.section(table, "dns", allowed: ["nameservers"]) {
+            if let v = try reader.stringArray(dns, "dns", "nameservers") {
+                config.dns.nameservers = try v.map { (s: String) throws(ConfigurationError) -> HostPort in
+                    guard let hp = HostPort(s), IPAddress(hp.host) != nil else {
+                        throw reader.error("dns.nameservers", "'\(s)' is not a valid ip:port")
+                    }
+                    return hp
+                }
+            }
+        }
+        if let transport = try reader.section(table, "transport", allowed: nil) {
+            for key in transport.keys {
+                guard let value = transport[key]?.string else { throw reader.error("transport.\(key)", "must be a \"host:port\" string") }
+                guard HostPort.isHostname(Substring(key)) else { throw reader.error("transport.\(key)", "'\(key)' is not a domain") }
+                guard let hp = HostPort(value) else { throw reader.error("transport.\(key)", "'\(value)' is not a valid host:port") }
+                config.transport[key.lowercased()] = hp
+            }
+        }
+        if let store = try reader.section(table, "store", allowed: ["backend", "url"]) {
+            if let v = try reader.string(store, "store", "backend") {
+                guard let backend = Backend(rawValue: v) else { throw reader.error("store.backend", "'\(v)' is not one of: sqlite, postgres") }
+                config.store.backend = backend
+            }
+            if let v = try reader.string(store, "store", "url") { config.store.url = v }
+            if config.store.backend == .postgres, config.store.url.isEmpty {
+                throw reader.error("store.url", "the postgres backend needs a url (postgres://user:pass@host:port/db)")
+            }
+        }
+        return config
+    }
+}
+
+/// Typed access to TOML tables that reports the file and key on every mistake.
+private struct TableReader {
+    let file: String
+
+    func error(_ key: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, key: key, message: message)
+    }
+
+    func check(_ table: TOMLTable, section: String?, allowed: Set<String>) throws(ConfigurationError) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            let name = section.map { "\($0).\(key)" } ?? key
+            throw error(name, "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    mutating func section(_ table: TOMLTable, _ name: String, allowed: Set<String>?) throws(ConfigurationError) -> TOMLTable? {
+        guard let value = table[name] else { return nil }
+        guard let section = value.table else { throw error(name, "must be a table ([\(name)])") }
+        if let allowed { try check(section, section: name, allowed: allowed) }
+        return section
+    }
+
+    func string(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let s = value.string else { throw error("\(section).\(key)", "must be a string") }
+        return s
+    }
+
+    func bool(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let b = value.bool else { throw error("\(section).\(key)", "must be true or false") }
+        return b
+    }
+
+    func stringArray(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw error("\(section).\(key)", "must be a list of strings") }
+        var result: [String] = []
+        for element in array {
+            guard let s = element.string else { throw error("\(section).\(key)", "must be a list of strings") }
+            result.append(s)
+        }
+        return result
+    }
+}

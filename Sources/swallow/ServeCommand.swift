@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwallowRuntime
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start every configured listener (creates ./swallow-data with defaults when there is no config).")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        try await reporting {
+            if options.isDefault, !FileManager.default.fileExists(atPath: options.config) {
+                // First start on embedded defaults: domain localhost, SQLite, a self-signed
+                // certificate, listeners on loopback only.
+                let dir = (options.config as NSString).deletingLastPathComponent
+                var init_ = DataDirectory.Options(directory: dir, domain: "localhost", hostname: "localhost")
+                init_.publicHost = "127.0.0.1"
+                try await DataDirectory.initialize(init_)
+                say("swallow: created \(options.config) (domain localhost); add a user with 'swallow user add you@localhost'")
+            }
+            let config = try options.load()
+            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+            var logger = Logger(label: "swallow")
+            logger.logLevel = .info
+            let runtime = try Runtime(configuration: config, logger: logger)
+            try await runtime.run(announce: say)
+        }
+    }
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a data directory: configuration, database and a self-signed certificate.")
+
+    @Option(help: "The data directory to create.") var data: String
+    @Option(help: "The first local mail domain.") var domain: String
+    @Option(help: "The server's host name (EHLO name, certificate); defaults to the domain.") var hostname: String?
+
+    func run() async throws {
+        try await reporting {
+            let config = try await DataDirectory.initialize(.init(directory: data, domain: domain, hostname: hostname))
+            say("created \(config.sourcePath)")
+            say("database \(config.databasePath), certificate \(config.certificatePath)")
+        }
+    }
+}

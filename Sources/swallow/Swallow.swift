@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import SwallowRuntime
+
+@main
+struct Swallow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swallow",
+        abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
+        subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
+                      ImportCommand.self, ExportCommand.self])
+}
+
+/// `--config PATH`, taken by every subcommand (DESIGN.md §3).
+struct ConfigOption: ParsableArguments {
+    static let defaultPath = "./swallow-data/swallow.toml"
+
+    @Option(name: .long, help: "Configuration file.")
+    var config: String = ConfigOption.defaultPath
+
+    var isDefault: Bool { config == ConfigOption.defaultPath }
+
+    func load() throws -> SwallowConfiguration {
+        guard FileManager.default.fileExists(atPath: config) else {
+            throw CLIError("no configuration at \(config): run 'swallow init --data DIR --domain DOMAIN' or 'swallow serve' first")
+        }
+        return try SwallowConfiguration.load(path: config)
+    }
+
+    func backend() throws -> Backend {
+        try Backend.open(load())
+    }
+}
+
+/// A one-line failure for the user: printed as `swallow: error: ...`, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension AsyncParsableCommand {
+    /// Runs the command body and turns every error into one line on stderr and exit status 1,
+    /// never a stack trace.
+    func reporting(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            FileHandle.standardError.write(Data("swallow: error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// Runs programs the way a user would: the built `swallow` binary, python3, swaks, postfix.
+enum Run {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// The `swallow` executable `swift build` put next to the test bundle.
+    static var swallowPath: String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("swallow").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return ".build/debug/swallow"
+    }
+
+    static func swallow(_ arguments: [String], stdin: String? = nil) throws -> Output {
+        try program(swallowPath, arguments, stdin: stdin)
+    }
+
+    static func program(_ path: String, _ arguments: [String], stdin: String? = nil,
+                        environment: [String: String]? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
+        let outBox = DataBox()
+        let reader = Thread { outBox.data = (try? out.fileHandleForReading.readToEnd()) ?? Data(); outBox.done.signal() }
+        reader.start()
+        let errData = try err.fileHandleForReading.readToEnd() ?? Data()
+        outBox.done.wait()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+final class DataBox: @unchecked Sendable {
+    var data = Data()
+    let done = DispatchSemaphore(value: 0)
+}
+
+/// A temporary directory removed at the end of the test.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-interop-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import SwallowRuntime
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func emptyFileGivesDocumentedDefaults() throws {
+        let c = try SwallowConfiguration.parse("", path: "/etc/swallow/swallow.toml")
+        #expect(c.server.hostname == "localhost")
+        #expect(c.store.backend == .sqlite)
+        #expect(c.relay.trustedNetworks.map(\.description) == ["127.0.0.0/8", "::1/128"])
+        #expect(c.listen.smtp.isEmpty)
+        #expect(c.databasePath == "/etc/swallow/swallow.sqlite")
+        #expect(!c.tls.namedExplicitly)
+    }
+
+    @Test func fullFileParses() throws {
+        let text = """
+            [server]
+            hostname = "mail.example.test"
+            data_dir = "/var/lib/swallow"
+            user = "mail"
+            [listen]
+            smtp = ["0.0.0.0:25", "[::1]:2525"]
+            submission = []
+            admin = ["127.0.0.1:8080"]
+            [tls]
+            certificate = "/etc/ssl/mail.pem"
+            private_key = "mail.key"
+            [auth]
+            allow_plaintext_without_tls = true
+            [relay]
+            trusted_networks = ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
+            smarthost = "relay.example.net:587"
+            [dns]
+            nameservers = ["127.0.0.1:5353"]
+            [transport]
+            "Example.NET" = "127.0.0.1:2526"
+            [store]
+            backend = "postgres"
+            url = "postgres://u:p@127.0.0.1:5432/swallow"
+            """
+        let c = try SwallowConfiguration.parse(text, path: "/tmp/x.toml")
+        #expect(c.server.hostname == "mail.example.test")
+        #expect(c.listen.smtp == [HostPort(host: "0.0.0.0", port: 25), HostPort(host: "::1", port: 2525)])
+        #expect(c.listen.smtp[1].description == "[::1]:2525")
+        #expect(c.listen.submission.isEmpty)
+        #expect(c.tls.namedExplicitly)
+        #expect(c.certificatePath == "/etc/ssl/mail.pem")
+        #expect(c.privateKeyPath == "/var/lib/swallow/mail.key")
+        #expect(c.auth.allowPlaintextWithoutTLS)
+        #expect(c.relay.trustedNetworks.map(\.description) == ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"])
+        #expect(c.relay.smarthost == HostPort(host: "relay.example.net", port: 587))
+        #expect(c.transport == ["example.net": HostPort(host: "127.0.0.1", port: 2526)])
+        #expect(c.store.backend == .postgres)
+    }
+
+    /// Each mistake is one line naming the file and the key.
+    @Test(arguments: [
+        ("[server]\nhostnme = \"x\"", "f.toml: server.hostnme: unknown key"),
+        ("[lisen]\nsmtp = []", "f.toml: lisen: unknown key"),
+        ("[listen]\nsmtp = [\"0.0.0.0:99999\"]", "f.toml: listen.smtp: '0.0.0.0:99999' is not a valid host:port"),
+        ("[listen]\nimap = [\"no-port\"]", "f.toml: listen.imap: 'no-port' is not a valid host:port"),
+        ("[listen]\nimap = [\"::1:143\"]", "f.toml: listen.imap: '::1:143' is not a valid host:port"),
+        ("[listen]\nimap = \"0.0.0.0:143\"", "f.toml: listen.imap: must be a list of strings"),
+        ("[relay]\ntrusted_networks = [\"10.0.0.0/33\"]", "f.toml: relay.trusted_networks: '10.0.0.0/33' is not a valid CIDR network"),
+        ("[relay]\ntrusted_networks = [\"banana\"]", "f.toml: relay.trusted_networks: 'banana' is not a valid CIDR network"),
+        ("[auth]\nallow_plaintext_without_tls = \"yes\"", "f.toml: auth.allow_plaintext_without_tls: must be true or false"),
+        ("[store]\nbackend = \"mysql\"", "f.toml: store.backend: 'mysql' is not one of: sqlite, postgres"),
+        ("[store]\nbackend = \"postgres\"", "f.toml: store.url: the postgres backend needs a url"),
+        ("[dns]\nnameservers = [\"dns.example:53\"]", "f.toml: dns.nameservers: 'dns.example:53' is not a valid ip:port"),
+        ("[transport]\n\"a.test\" = \"nowhere\"", "f.toml: transport.a.test: 'nowhere' is not a valid host:port"),
+        ("server = 1", "f.toml: server: must be a table"),
+        ("[server\nhostname = 1", "f.toml: line 1: "),
+    ])
+    func mistakesNameTheFileAndKey(text: String, expected: String) {
+        do {
+            _ = try SwallowConfiguration.parse(text, path: "f.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+            #expect(!error.description.contains("\n"))
+        }
+    }
+
+    @Test func cidrMembership() throws {
+        let v4 = try #require(CIDRNetwork("192.168.4.0/22"))
+        #expect(v4.contains(try #require(IPAddress("192.168.7.255"))))
+        #expect(!v4.contains(try #require(IPAddress("192.168.8.0"))))
+        #expect(!v4.contains(try #require(IPAddress("::1"))))
+        let v6 = try #require(CIDRNetwork("2001:db8::/33"))
+        #expect(v6.contains(try #require(IPAddress("2001:db8:7fff::1"))))
+        #expect(!v6.contains(try #require(IPAddress("2001:db8:8000::1"))))
+        #expect(try #require(CIDRNetwork("0.0.0.0/0")).contains(try #require(IPAddress("8.8.8.8"))))
+    }
+
+    @Test func initWritesAConfigThatLoadsAndRefusesToOverwrite() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-init-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try await DataDirectory.initialize(.init(directory: dir, domain: "Example.test"))
+        #expect(config.server.hostname == "example.test")
+        #expect(FileManager.default.fileExists(atPath: dir + "/cert.pem"))
+        let keyMode = try FileManager.default.attributesOfItem(atPath: dir + "/key.pem")[.posixPermissions] as? NSNumber
+        #expect(keyMode?.intValue == 0o600)
+        let ports = ListenerPorts.forThisProcess()
+        #expect(config.listen.smtp == [HostPort(host: "0.0.0.0", port: ports.smtp)])
+        #expect(config.listen.lmtp == [HostPort(host: "127.0.0.1", port: ports.lmtp)])
+        let reloaded = try SwallowConfiguration.load(path: dir + "/swallow.toml")
+        #expect(reloaded == config)
+        let backend = try Backend.open(reloaded)
+        #expect(try await backend.directory.listDomains() == ["example.test"])
+        await #expect(throws: ConfigurationError.self) { try await DataDirectory.initialize(.init(directory: dir, domain: "x.test")) }
+    }
+
+    @Test func namedCertificateMustExist() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-cert-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = try SwallowConfiguration.parse("[tls]\ncertificate = \"missing.pem\"", path: dir + "/swallow.toml")
+        #expect(throws: ConfigurationError(file: dir + "/swallow.toml", key: "tls.certificate",
+                                           message: "file '\(dir)/missing.pem' does not exist")) {
+            try DataDirectory.ensureCertificate(c)
+        }
+        let unnamed = try SwallowConfiguration.parse("", path: dir + "/swallow.toml")
+        try DataDirectory.ensureCertificate(unnamed)
+        #expect(FileManager.default.fileExists(atPath: dir + "/cert.pem"))
+    }
+}

@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "swallow",
             dependencies: [
-                "SwallowRuntime", "MailCore", "MailAuth", "MailStore",
+                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -114,6 +114,10 @@ let package = Package(
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPServerTests",
+            dependencies: ["SMTPServer", "SMTPProtocol", "MailAuth", "MailCore"],
+            swiftSettings: strict),
         .testTarget(
             name: "MailStoreSQLiteTests",
             dependencies: ["MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore"],

@@ -18,7 +18,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// nil when the text is not `host:port` with a port from 1 to 65535.
+    /// nil when the text is not `host:port` with a port from 0 to 65535 (0: any free port,
+    /// which `serve` prints once bound; tests use it).
     public init?(_ text: String) {
         let host: Substring, portText: Substring
         if text.hasPrefix("[") {
@@ -32,7 +33,7 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
             portText = text[text.index(after: colon)...]
             guard !host.isEmpty, IPAddress(String(host)) != nil || HostPort.isHostname(host) else { return nil }
         }
-        guard let port = Int(portText), (1...65535).contains(port), portText.allSatisfy(\.isASCII) else { return nil }
+        guard let port = Int(portText), (0...65535).contains(port), portText.allSatisfy(\.isASCII) else { return nil }
         self.host = String(host)
         self.port = port
     }

@@ -1,9 +1,17 @@
+import Delivery
 import Foundation
 import Logging
+import MailAuth
+import MailQueue
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServerSupport
 import ServiceLifecycle
+import SMTPServer
 
-/// `swallow serve`: every configured service in one ServiceGroup; SIGTERM and SIGINT drain it
-/// gracefully (DESIGN.md §5.7).
+/// `swallow serve`: every configured listener and service in one ServiceGroup; SIGTERM and
+/// SIGINT drain it gracefully (DESIGN.md §5.7).
 public struct Runtime: Sendable {
     public let configuration: SwallowConfiguration
     public let backend: Backend
@@ -16,26 +24,77 @@ public struct Runtime: Sendable {
         self.logger = logger
     }
 
-    /// Protocol listeners come with the MTA and MRA issues; until then `serve` runs the store's
-    /// services and says which configured listeners it does not serve yet.
     public func run(announce: @escaping @Sendable (String) -> Void) async throws {
-        var services: [any Service] = []
-        if let store = backend.sqliteStore {
-            services.append(ChangeLogPoller(store: store, logger: logger))
+        let config = configuration
+        let tls: NIOSSLContext
+        do {
+            tls = try TLSSetup.serverContext(certificatePath: config.certificatePath, privateKeyPath: config.privateKeyPath)
+        } catch {
+            throw ConfigurationError(file: config.sourcePath, key: "tls.certificate",
+                                     message: "cannot load '\(config.certificatePath)' / '\(config.privateKeyPath)': \(error)")
         }
-        announce("swallow: \(configuration.server.hostname), data in \(configuration.dataDirectory.path)")
-        for (role, addresses) in configuration.listen.all where !addresses.isEmpty {
+        let queue: OutboundQueue
+        do {
+            queue = try OutboundQueue(path: config.dataFile("queue.sqlite"))
+        } catch {
+            throw ConfigurationError(file: config.sourcePath, key: "server.data_dir", message: "cannot open the queue: \(error)")
+        }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let trusted = config.relay.trustedNetworks
+        let services = SMTPServices(
+            directory: backend.directory, store: backend.store,
+            localDelivery: LocalDeliveryAgent(committer: GroupCommitter(store: backend.store)),
+            queue: queue, throttle: AuthThrottle(), tls: tls, logger: logger,
+            postmasterDomain: config.server.hostname)
+
+        var services_: [any Service] = []
+        var served: Set<String> = []
+        let smtpRoles: [(SMTPRole, [HostPort])] = [
+            (.mx, config.listen.smtp), (.submission, config.listen.submission),
+            (.submissions, config.listen.submissions), (.lmtp, config.listen.lmtp),
+        ]
+        for (role, addresses) in smtpRoles where !addresses.isEmpty {
+            var smtp = SMTPServerConfiguration(role: role, hostname: config.server.hostname)
+            smtp.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            smtp.isTrustedClient = { ip in
+                guard let address = IPAddress(ip) else { return false }
+                return trusted.contains { $0.contains(address) }
+            }
+            let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
+                                               services: services, group: group)
+            let bound: [SocketAddress]
+            do {
+                bound = try await listener.bind()
+            } catch {
+                throw ConfigurationError(file: config.sourcePath, key: "listen.\(role.rawValue)",
+                                         message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
+            }
+            announce("swallow: \(role.rawValue) on \(bound.map(Self.describe).joined(separator: ", "))")
+            services_.append(listener)
+            served.insert(role.rawValue)
+        }
+        try PrivilegeDrop.drop(to: config.server.user, dataDirectory: config.dataDirectory.path)
+        if let store = backend.sqliteStore {
+            services_.append(ChangeLogPoller(store: store, logger: logger))
+        }
+        announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
+        for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
             announce("swallow: \(role) on \(addresses.map(\.description).joined(separator: ", ")): not served by this build yet")
         }
         // Announced from inside the group, once its signal handlers are installed, so a
         // SIGTERM right after "running" stops the server gracefully.
-        services.append(ReadyAnnouncer { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
+        services_.append(ReadyAnnouncer { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services_.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        try await serviceGroup.run()
         announce("swallow: stopped")
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }
 

@@ -1,0 +1,466 @@
+/// A resumable, bounded parser of SMTP/LMTP command lines (RFC 5321 §4.1, RFC 2033 §4) and of
+/// the SASL response lines that follow a `334` challenge (RFC 4954 §4).
+///
+/// Framing rules (DESIGN.md §4, SMTP smuggling and bounded everything):
+/// - a line ends in CRLF; a line ending in a bare LF, or holding a bare CR, is consumed and
+///   answered with `500 5.5.2`;
+/// - a line longer than the configured limit (CRLF included) is consumed and discarded up to
+///   and including its LF, and answered with `500 5.5.6`. While its LF has not arrived the parser
+///   keeps consuming and discarding, so it never asks the caller to buffer more than the limit.
+///
+/// Buffer contract: every `parse` call returns how many bytes it `consumed`; the caller drops
+/// exactly that many bytes from the front of its buffer, whatever the result. On
+/// `.needMoreBytes` with `consumed == 0` the input was left intact: call again once more bytes
+/// have been appended. One call returns at most one command, so pipelined commands (RFC 2920)
+/// come out one by one.
+///
+/// With SwiftNIO: `let (result, n) = buffer.withUnsafeReadableBytes { parser.parse($0) }`
+/// followed by `buffer.moveReaderIndex(forwardBy: n)`.
+public struct SMTPCommandParser: Sendable {
+    /// Limits, with the defaults from `SMTPLimits`.
+    public struct Configuration: Sendable, Hashable {
+        /// Longest command line including CRLF (default `SMTPLimits.maxCommandLineLength`).
+        public var maxCommandLineLength: Int
+        /// Longest `AUTH` line and SASL response line including CRLF
+        /// (default `SMTPLimits.maxAuthLineLength`, RFC 4954 §4).
+        public var maxAuthLineLength: Int
+
+        public init(maxCommandLineLength: Int = SMTPLimits.maxCommandLineLength,
+                    maxAuthLineLength: Int = SMTPLimits.maxAuthLineLength) {
+            precondition(maxCommandLineLength >= SMTPLimits.rfcMinimumCommandLineLength,
+                         "RFC 5321 §4.5.3.1.4 requires at least 512 octets")
+            precondition(maxAuthLineLength >= maxCommandLineLength)
+            self.maxCommandLineLength = maxCommandLineLength
+            self.maxAuthLineLength = maxAuthLineLength
+        }
+    }
+
+    /// The outcome of one `parse` call.
+    public enum ParseResult: Sendable, Hashable {
+        /// A complete, syntactically valid command.
+        case command(SMTPCommand)
+        /// A rejected line: send this reply and carry on with the next line.
+        case error(SMTPReply)
+        /// No complete line yet.
+        case needMoreBytes
+    }
+
+    /// The outcome of one `parseAuthResponse` call (RFC 4954 §4).
+    public enum AuthResponse: Sendable, Hashable {
+        /// The client's base64 response (syntax checked, not decoded; may be empty).
+        case response(String)
+        /// The client sent `*`: answer `SMTPReply.authenticationCancelled`.
+        case cancel
+        /// A rejected line: send this reply; the AUTH exchange has failed.
+        case error(SMTPReply)
+        /// No complete line yet.
+        case needMoreBytes
+    }
+
+    public let configuration: Configuration
+
+    /// Non-nil while discarding the rest of an overlong line: the reply to send at its end.
+    private var discardReply: SMTPReply?
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// True while the parser is discarding the rest of an overlong line.
+    public var isDiscardingOverlongLine: Bool { discardReply != nil }
+
+    // MARK: Commands
+
+    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
+        withBytes(bytes) { p in
+            let limit = Self.startsWithAuth(p) ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
+            let (frame, consumed) = frameLine(p, limit: limit, tooLong: .lineTooLong)
+            switch frame {
+            case .needMoreBytes: return (.needMoreBytes, consumed)
+            case .error(let reply): return (.error(reply), consumed)
+            case .line(let range):
+                switch Self.parseCommandLine(p, range) {
+                case .success(let command): return (.command(command), consumed)
+                case .failure(let error): return (.error(error.reply), consumed)
+                }
+            }
+        }
+    }
+
+    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
+    public mutating func parse(_ bytes: ArraySlice<UInt8>) -> (result: ParseResult, consumed: Int) {
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// Parses at most one command line and removes the consumed bytes from `buffer`.
+    public mutating func parse(_ buffer: inout [UInt8]) -> ParseResult {
+        let (result, consumed) = buffer.withUnsafeBytes { parse($0) }
+        buffer.removeFirst(consumed)
+        return result
+    }
+
+    /// Parses one complete command line given without its CRLF (no framing, no length limit).
+    /// Useful for tests and for callers that frame lines themselves.
+    public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
+        let bytes = Array(line)
+        return bytes.withUnsafeBufferPointer { p in
+            if firstCROrLF(p, from: 0, to: p.count) < p.count {
+                let bare = p.contains(asciiCR) ? SMTPReply.bareCarriageReturnInCommand : .bareLineFeedInCommand
+                return .error(bare)
+            }
+            switch parseCommandLine(p, 0..<p.count) {
+            case .success(let command): return .command(command)
+            case .failure(let error): return .error(error.reply)
+            }
+        }
+    }
+
+    // MARK: SASL responses
+
+    /// Parses the client's response line after a `334` challenge (RFC 4954 §4):
+    /// base64 text, or `*` to cancel. Same framing rules as commands, limit
+    /// `maxAuthLineLength`. Drop `consumed` bytes.
+    public mutating func parseAuthResponse(_ bytes: UnsafeRawBufferPointer) -> (result: AuthResponse, consumed: Int) {
+        withBytes(bytes) { p in
+            let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: .authLineTooLong)
+            switch frame {
+            case .needMoreBytes: return (.needMoreBytes, consumed)
+            case .error(let reply): return (.error(reply), consumed)
+            case .line(let range):
+                var end = range.upperBound
+                while end > range.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+                let content = range.lowerBound..<end
+                if content.count == 1, p[content.lowerBound] == 0x2A { return (.cancel, consumed) }
+                guard isValidBase64(p, content) else { return (.error(.invalidBase64), consumed) }
+                return (.response(asciiString(p, content)), consumed)
+            }
+        }
+    }
+
+    /// Parses the client's response line after a `334` challenge. Drop `consumed` bytes.
+    public mutating func parseAuthResponse(_ bytes: ArraySlice<UInt8>) -> (result: AuthResponse, consumed: Int) {
+        bytes.withUnsafeBytes { parseAuthResponse($0) }
+    }
+
+    /// Parses the client's response line and removes the consumed bytes from `buffer`.
+    public mutating func parseAuthResponse(_ buffer: inout [UInt8]) -> AuthResponse {
+        let (result, consumed) = buffer.withUnsafeBytes { parseAuthResponse($0) }
+        buffer.removeFirst(consumed)
+        return result
+    }
+
+    // MARK: Framing
+
+    enum Frame {
+        case line(Range<Int>)  // the content, without CRLF
+        case error(SMTPReply)
+        case needMoreBytes
+    }
+
+    private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: SMTPReply) -> (Frame, Int) {
+        if let reply = discardReply {
+            let lf = firstLF(p, from: 0, to: p.count)
+            if lf < p.count {
+                discardReply = nil
+                return (.error(reply), lf + 1)
+            }
+            return (.needMoreBytes, p.count)
+        }
+        let window = min(p.count, limit)
+        let lf = firstLF(p, from: 0, to: window)
+        if lf == window {
+            // No LF within `limit` bytes.
+            if p.count < limit { return (.needMoreBytes, 0) }
+            // RFC 5321 §4.5.3.1.4: overlong. Discard through the LF, or everything we have.
+            let later = firstLF(p, from: window, to: p.count)
+            if later < p.count { return (.error(tooLong), later + 1) }
+            discardReply = tooLong
+            return (.needMoreBytes, p.count)
+        }
+        // RFC 5321 §2.3.8: lines end in CRLF; anything else is how smuggling starts.
+        guard lf > 0, p[lf - 1] == asciiCR else { return (.error(.bareLineFeedInCommand), lf + 1) }
+        let contentEnd = lf - 1
+        if firstCROrLF(p, from: 0, to: contentEnd) < contentEnd {
+            return (.error(.bareCarriageReturnInCommand), lf + 1)
+        }
+        return (.line(0..<contentEnd), lf + 1)
+    }
+
+    private static func startsWithAuth(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        p.count >= 5 && equalsUppercased(p, 0..<5, "AUTH ")
+    }
+
+    // MARK: Grammar
+
+    typealias LineResult = Swift.Result<SMTPCommand, SMTPSyntaxError>
+
+    static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
+        // Trailing white space is tolerated (many clients send "DATA " or "QUIT\t").
+        var end = range.upperBound
+        while end > range.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+
+        // command = verb [SP arguments]; verbs are case-insensitive (RFC 5321 §2.4).
+        var i = range.lowerBound
+        while i < end, p[i] != asciiSP { i += 1 }
+        let verbRange = range.lowerBound..<i
+        guard !verbRange.isEmpty, verbRange.count <= 8, verbRange.allSatisfy({ isAlpha(p[$0]) }) else {
+            return .failure(SMTPSyntaxError(.commandUnrecognized))
+        }
+        let verb = String(decoding: verbRange.map { asciiUpper(p[$0]) }, as: UTF8.self)
+        // Arguments start after one or more SP (extra spaces tolerated).
+        var argStart = i
+        while argStart < end, p[argStart] == asciiSP { argStart += 1 }
+        let args = argStart..<end
+        let hasArgs = !args.isEmpty
+
+        func noArguments(_ command: SMTPCommand) -> LineResult {
+            hasArgs ? .failure(SMTPSyntaxError(.syntaxErrorInParameters)) : .success(command)
+        }
+
+        switch verb {
+        case "EHLO", "HELO", "LHLO":
+            // ehlo = "EHLO" SP ( Domain / address-literal ) CRLF  (RFC 5321 §4.1.1.1)
+            // Not validated as a domain (clients send all sorts); one printable token.
+            guard hasArgs, args.allSatisfy({ p[$0] > asciiSP && p[$0] != 0x7F }),
+                  let name = validatedString(p, args)
+            else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters("Syntax: \(verb) hostname"))) }
+            switch verb {
+            case "EHLO": return .success(.ehlo(name))
+            case "HELO": return .success(.helo(name))
+            default: return .success(.lhlo(name))
+            }
+        case "MAIL":
+            // mail = "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF  (RFC 5321 §4.1.1.2)
+            return parseMailOrRcpt(p, args, isMail: true)
+        case "RCPT":
+            // rcpt = "RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path )
+            //        [SP Rcpt-parameters] CRLF  (RFC 5321 §4.1.1.3)
+            return parseMailOrRcpt(p, args, isMail: false)
+        case "DATA": return noArguments(.data)
+        case "RSET": return noArguments(.rset)
+        case "QUIT": return noArguments(.quit)
+        case "STARTTLS": return noArguments(.starttls)  // RFC 3207 §4: "501 Syntax error (no parameters allowed)"
+        case "NOOP":
+            // noop = "NOOP" [ SP String ] CRLF — the argument is ignored (RFC 5321 §4.1.1.9).
+            return .success(.noop)
+        case "HELP":
+            // help = "HELP" [ SP String ] CRLF  (RFC 5321 §4.1.1.8)
+            guard hasArgs else { return .success(.help(nil)) }
+            guard let text = printableText(p, args) else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
+            return .success(.help(text))
+        case "VRFY", "EXPN":
+            // vrfy = "VRFY" SP String CRLF; expn = "EXPN" SP String CRLF  (RFC 5321 §4.1.1.6-7)
+            guard hasArgs, let text = printableText(p, args) else {
+                return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
+            }
+            return .success(verb == "VRFY" ? .vrfy(text) : .expn(text))
+        case "BDAT":
+            return parseBDAT(p, args)
+        case "AUTH":
+            return parseAuth(p, args)
+        default:
+            return .failure(SMTPSyntaxError(.commandUnrecognized))
+        }
+    }
+
+    /// Text of an argument: valid UTF-8, no control characters except HT.
+    private static func printableText(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
+        for i in range {
+            let b = p[i]
+            if (b < asciiSP && b != asciiHT) || b == 0x7F { return nil }
+        }
+        return validatedString(p, range)
+    }
+
+    private static func parseMailOrRcpt(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>, isMail: Bool) -> LineResult {
+        let prefix: StaticString = isMail ? "FROM:" : "TO:"
+        let prefixLength = prefix.utf8CodeUnitCount
+        let syntax = SMTPReply.syntaxErrorInParameters(isMail ? "Syntax: MAIL FROM:<address>" : "Syntax: RCPT TO:<address>")
+        let badPath = isMail ? SMTPReply.badSenderSyntax : .badRecipientSyntax
+        guard args.count >= prefixLength,
+              equalsUppercased(p, args.lowerBound..<(args.lowerBound + prefixLength), prefix)
+        else { return .failure(SMTPSyntaxError(syntax)) }
+        var i = args.lowerBound + prefixLength
+        // "MAIL FROM: <a@b>" is common in the wild; tolerate spaces after the colon.
+        while i < args.upperBound, p[i] == asciiSP { i += 1 }
+        guard let (path, afterPath) = parsePath(p, i, args.upperBound) else {
+            return .failure(SMTPSyntaxError(badPath))
+        }
+        if !isMail && path.isEmpty { return .failure(SMTPSyntaxError(badPath)) }  // Forward-path = Path
+        switch parseParameters(p, afterPath, args.upperBound) {
+        case .failure(let error): return .failure(error)
+        case .success(let parameters):
+            return .success(isMail ? .mail(reversePath: path, parameters: parameters)
+                                   : .rcpt(forwardPath: path, parameters: parameters))
+        }
+    }
+
+    /// RFC 5321 §4.1.2, with UTF-8 allowed (RFC 6531 §3.3):
+    ///
+    ///     Reverse-path   = Path / "<>"
+    ///     Path           = "<" [ A-d-l ":" ] Mailbox ">"
+    ///     A-d-l          = At-domain *( "," At-domain )
+    ///     At-domain      = "@" Domain
+    ///     Mailbox        = Local-part "@" ( Domain / address-literal )
+    ///     Local-part     = Dot-string / Quoted-string
+    ///     Quoted-string  = DQUOTE *QcontentSMTP DQUOTE
+    ///     QcontentSMTP   = qtextSMTP / quoted-pairSMTP
+    ///     quoted-pairSMTP = %d92 %d32-126
+    ///
+    /// Returns the mailbox text (source route removed, quoting kept) and the index after `>`.
+    /// The mailbox itself is not validated beyond the characters that may appear in it.
+    static func parsePath(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (String, Int)? {
+        guard start < end, p[start] == 0x3C else { return nil }  // "<"
+        var i = start + 1
+        guard i < end else { return nil }
+        if p[i] == 0x3E { return ("", i + 1) }  // "<>"
+        if p[i] == 0x40 {  // "@": an obsolete source route, RFC 5321 §4.1.2 / Appendix C; stripped
+            var expectAt = true
+            var domainLength = 0
+            while true {
+                guard i < end else { return nil }
+                let b = p[i]
+                if expectAt {
+                    guard b == 0x40 else { return nil }
+                    expectAt = false
+                    domainLength = 0
+                } else if b == 0x2C || b == 0x3A {  // "," or ":"
+                    guard domainLength > 0 else { return nil }
+                    if b == 0x3A { i += 1; break }
+                    expectAt = true
+                } else {
+                    guard isAlpha(b) || isDigit(b) || b == 0x2D || b == asciiDot || b >= 0x80 else { return nil }
+                    domainLength += 1
+                }
+                i += 1
+            }
+        }
+        let mailboxStart = i
+        // Local-part is never empty, so a mailbox cannot start with "@" (RFC 5321 §4.1.2).
+        guard i < end, p[i] != 0x40 else { return nil }
+        var inQuotes = false
+        while true {
+            guard i < end else { return nil }
+            let b = p[i]
+            if b < asciiSP || b == 0x7F { return nil }
+            if inQuotes {
+                if b == 0x5C {  // quoted-pairSMTP
+                    guard i + 1 < end, p[i + 1] >= asciiSP, p[i + 1] != 0x7F else { return nil }
+                    i += 2
+                    continue
+                }
+                if b == 0x22 { inQuotes = false }
+            } else {
+                if b == 0x3E { break }  // ">" outside quotes ends the path
+                if b == 0x22 {
+                    inQuotes = true
+                } else if b == asciiSP || b == 0x3C {
+                    return nil
+                }
+            }
+            i += 1
+        }
+        guard i > mailboxStart, let mailbox = validatedString(p, mailboxStart..<i) else { return nil }
+        return (mailbox, i + 1)
+    }
+
+    /// RFC 5321 §4.1.2 (RFC 6531 §3.3 adds UTF-8 to values):
+    ///
+    ///     Mail-parameters  = esmtp-param *(SP esmtp-param)
+    ///     esmtp-param      = esmtp-keyword ["=" esmtp-value]
+    ///     esmtp-keyword    = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+    ///     esmtp-value      = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)
+    static func parseParameters(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int)
+        -> Swift.Result<[ESMTPParameter], SMTPSyntaxError>
+    {
+        var parameters: [ESMTPParameter] = []
+        var i = start
+        while i < end {
+            guard p[i] == asciiSP else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
+            while i < end, p[i] == asciiSP { i += 1 }  // extra spaces tolerated
+            if i == end { break }
+            let keywordStart = i
+            guard isAlpha(p[i]) || isDigit(p[i]) else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
+            i += 1
+            while i < end, isAlpha(p[i]) || isDigit(p[i]) || p[i] == 0x2D { i += 1 }
+            let keyword = String(decoding: (keywordStart..<i).map { asciiUpper(p[$0]) }, as: UTF8.self)
+            var value: String?
+            if i < end, p[i] == 0x3D {  // "="
+                i += 1
+                let valueStart = i
+                while i < end, p[i] != asciiSP {
+                    let b = p[i]
+                    guard (b >= 33 && b <= 126 && b != 0x3D) || b >= 0x80 else {
+                        return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
+                    }
+                    i += 1
+                }
+                guard i > valueStart, let v = validatedString(p, valueStart..<i) else {
+                    return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
+                }
+                value = v
+            } else if i < end, p[i] != asciiSP {
+                return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
+            }
+            if parameters.contains(where: { $0.keyword == keyword }) {
+                return .failure(SMTPSyntaxError(.duplicateParameter))
+            }
+            parameters.append(ESMTPParameter(keyword: keyword, value: value))
+        }
+        return .success(parameters)
+    }
+
+    /// RFC 3030 §2:
+    ///
+    ///     bdat-cmd   ::= "BDAT" SP chunk-size [ SP end-marker ] CR LF
+    ///     chunk-size ::= 1*DIGIT
+    ///     end-marker ::= "LAST"
+    ///
+    /// A malformed BDAT leaves the server unable to tell how many octets follow; the session
+    /// should close the connection after answering it.
+    static func parseBDAT(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>) -> LineResult {
+        var i = args.lowerBound
+        var size = 0
+        while i < args.upperBound, isDigit(p[i]) {
+            guard i - args.lowerBound < SMTPLimits.maxBDATSizeDigits else {
+                return .failure(SMTPSyntaxError(.syntaxErrorInParameters("BDAT chunk size too large")))
+            }
+            size = size * 10 + Int(p[i] - 0x30)
+            i += 1
+        }
+        let syntax = SMTPSyntaxError(.syntaxErrorInParameters("Syntax: BDAT size [LAST]"))
+        guard i > args.lowerBound else { return .failure(syntax) }
+        if i == args.upperBound { return .success(.bdat(size: size, last: false)) }
+        guard p[i] == asciiSP else { return .failure(syntax) }
+        while i < args.upperBound, p[i] == asciiSP { i += 1 }
+        guard equalsUppercased(p, i..<args.upperBound, "LAST") else { return .failure(syntax) }
+        return .success(.bdat(size: size, last: true))
+    }
+
+    /// RFC 4954 §4, RFC 4422 §3.1:
+    ///
+    ///     auth-command     = "AUTH" SP sasl-mech [SP initial-response]
+    ///     sasl-mech        = 1*20mech-char
+    ///     mech-char        = UPPER-ALPHA / DIGIT / HYPHEN / UNDERSCORE
+    ///     initial-response = base64 / "="
+    ///
+    /// Mechanism names are accepted in any case and uppercased.
+    static func parseAuth(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>) -> LineResult {
+        var i = args.lowerBound
+        while i < args.upperBound, p[i] != asciiSP { i += 1 }
+        let mech = args.lowerBound..<i
+        guard !mech.isEmpty, mech.count <= SMTPLimits.maxSASLMechanismLength,
+              mech.allSatisfy({ isAlpha(p[$0]) || isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
+        else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters("Syntax: AUTH mechanism [initial-response]"))) }
+        let mechanism = String(decoding: mech.map { asciiUpper(p[$0]) }, as: UTF8.self)
+        while i < args.upperBound, p[i] == asciiSP { i += 1 }
+        let response = i..<args.upperBound
+        if response.isEmpty { return .success(.auth(mechanism: mechanism, initialResponse: nil)) }
+        if response.count == 1, p[response.lowerBound] == 0x3D {
+            return .success(.auth(mechanism: mechanism, initialResponse: "="))
+        }
+        guard isValidBase64(p, response) else { return .failure(SMTPSyntaxError(.invalidBase64)) }
+        return .success(.auth(mechanism: mechanism, initialResponse: asciiString(p, response)))
+    }
+}

@@ -1,0 +1,92 @@
+import Delivery
+import Logging
+import MailAuth
+import MailQueue
+import MailStore
+import SMTPProtocol
+import Foundation
+
+/// Making an accepted message durable before we say so (DESIGN.md §4): local recipients'
+/// copies are committed to the store (group commit), remote recipients go to the outbound
+/// queue (fsync'd), and only then is 250 (or LMTP's per-recipient 250) sent.
+enum MessageAcceptance {
+    static func accept(_ message: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices, lmtp: Bool,
+                       logger: Logger) async -> [SMTPReply] {
+        let now = Date()
+        var accounts: [Account] = []
+        for r in transaction.recipients {
+            for a in r.accounts where !accounts.contains(where: { $0.id == a.id }) { accounts.append(a) }
+        }
+        var remote: [QueuedMessage.Recipient] = []
+        for r in transaction.recipients {
+            for address in r.remote where !remote.contains(where: { $0.address.lowercased() == address.lowercased() }) {
+                remote.append(QueuedMessage.Recipient(address: address, originalRecipient: r.parameters.originalRecipient?.encoded,
+                                                      notify: r.parameters.notify.map(describe), nextAttempt: now))
+            }
+        }
+        logger.info("accepted", metadata: [
+            "from": "<\(transaction.sender)>", "size": "\(message.count)",
+            "local": "\(accounts.count)", "remote": "\(remote.count)",
+        ])
+
+        var queueFailure: String?
+        if !remote.isEmpty {
+            let queued = QueuedMessage(
+                id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: message,
+                envelopeID: transaction.parameters.envelopeID, returnFull: transaction.parameters.ret == .full,
+                smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME)
+            do {
+                try await services.queue.enqueue([queued])
+                logger.info("queued for remote delivery", metadata: ["to": "\(remote.map(\.address))"])
+            } catch {
+                queueFailure = "\(error)"
+                logger.error("queue write failed", metadata: ["error": "\(error)"])
+            }
+        }
+        let outcomes = await services.localDelivery.deliver(
+            message, sender: transaction.sender, to: accounts,
+            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), logger: logger)
+
+        if lmtp {
+            // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
+            return transaction.recipients.map { r in
+                if queueFailure != nil && !r.remote.isEmpty { return .localError }
+                for account in r.accounts {
+                    guard let outcome = outcomes.first(where: { $0.0.id == account.id })?.1 else { continue }
+                    if case .failed(let error) = outcome { return reply(for: error, recipient: r.address) }
+                }
+                return SMTPReply(code: 250, enhanced: .init(2, 1, 5), "<\(r.address)> Ok: delivered as \(transaction.queueID)")
+            }
+        }
+        let failures = outcomes.compactMap { outcome -> StoreError? in
+            if case .failed(let e) = outcome.1 { return e } else { return nil }
+        }
+        if queueFailure != nil { return [.localError] }
+        if let first = failures.first {
+            // With one recipient its own reason is exact; with several, a temporary failure makes
+            // the client retry (the copies already stored may then arrive twice, never zero times).
+            return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
+        }
+        return [.queued(id: transaction.queueID.rawValue)]
+    }
+
+    static func reply(for error: StoreError, recipient: String) -> SMTPReply {
+        switch error {
+        case .overQuota: SMTPReply(code: 552, enhanced: .init(5, 2, 2), "<\(recipient)>: Mailbox full")
+        case .tooLarge: .messageTooBig
+        default: .localError
+        }
+    }
+
+    static func describe(_ notify: RcptParameters.Notify) -> String {
+        switch notify {
+        case .never: return "NEVER"
+        case .on(let c):
+            var parts: [String] = []
+            if c.contains(.success) { parts.append("SUCCESS") }
+            if c.contains(.failure) { parts.append("FAILURE") }
+            if c.contains(.delay) { parts.append("DELAY") }
+            return parts.joined(separator: ",")
+        }
+    }
+}

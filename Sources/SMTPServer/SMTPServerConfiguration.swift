@@ -1,0 +1,72 @@
+import Delivery
+import Logging
+import MailAuth
+import MailQueue
+import MailStore
+import NIOSSL
+
+/// What an SMTP or LMTP listener does (DESIGN.md §1 and §3).
+public enum SMTPRole: String, Sendable {
+    /// Port 25: mail for our domains from anyone; relaying only for trusted networks and
+    /// authenticated sessions.
+    case mx = "smtp"
+    /// Port 587: STARTTLS, AUTH required before MAIL (RFC 6409).
+    case submission
+    /// Port 465: the same over implicit TLS (RFC 8314).
+    case submissions
+    /// LMTP (RFC 2033) from another MTA: local recipients only, one reply per recipient.
+    case lmtp
+
+    var requiresAuthentication: Bool { self == .submission || self == .submissions }
+    var isLMTP: Bool { self == .lmtp }
+}
+
+/// Limits and policy of one SMTP listener. Every limit has a documented default.
+public struct SMTPServerConfiguration: Sendable {
+    public var role: SMTPRole
+    /// EHLO name and greeting.
+    public var hostname: String
+    /// Largest message accepted (advertised in SIZE, RFC 1870). Postfix's default is 10 MB;
+    /// 50 MiB lets today's attachments through.
+    public var maxMessageSize = 50 * 1024 * 1024
+    /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires at least 100; Postfix: 1000).
+    public var maxRecipients = 1000
+    /// Commands that earn an error reply before the session is closed (Postfix's
+    /// smtpd_hard_error_limit is 20).
+    public var maxErrors = 20
+    /// Idle time allowed between client commands (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    public var idleTimeout: Duration = .seconds(300)
+    /// Concurrent connections from one client address.
+    public var maxConnectionsPerClient = 50
+    /// Bytes of pipelined input held while a command's work (a lookup, a commit) runs, before
+    /// the server stops reading from the socket.
+    public var maxBufferedInput = 1 << 20
+    /// PLAIN and LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`).
+    public var allowPlaintextWithoutTLS = false
+    /// Whether a client address may relay without authenticating.
+    public var isTrustedClient: @Sendable (String) -> Bool = { _ in false }
+
+    public init(role: SMTPRole, hostname: String) {
+        self.role = role
+        self.hostname = hostname
+    }
+}
+
+/// What SMTP sessions use: the directory, local delivery, the outbound queue.
+public struct SMTPServices: Sendable {
+    public var directory: any UserDirectory
+    public var store: any MailStore
+    public var localDelivery: LocalDeliveryAgent
+    public var queue: OutboundQueue
+    public var throttle: AuthThrottle
+    public var tls: NIOSSLContext?
+    public var logger: Logger
+    /// Local domains, for `RCPT TO:<postmaster>` without a domain (RFC 5321 §4.5.1).
+    public var postmasterDomain: String
+
+    public init(directory: any UserDirectory, store: any MailStore, localDelivery: LocalDeliveryAgent, queue: OutboundQueue,
+                throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger, postmasterDomain: String) {
+        self.directory = directory; self.store = store; self.localDelivery = localDelivery; self.queue = queue
+        self.throttle = throttle; self.tls = tls; self.logger = logger; self.postmasterDomain = postmasterDomain
+    }
+}

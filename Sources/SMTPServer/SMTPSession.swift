@@ -1,0 +1,338 @@
+import Foundation
+import MailAuth
+import MailCore
+import MailQueue
+import SMTPProtocol
+
+/// One SMTP/LMTP session's state and protocol decisions (DESIGN.md §5.4): commands in,
+/// actions out. It does no I/O; `SMTPConnectionHandler` performs the actions (replies,
+/// directory lookups, commits) and feeds the results back.
+struct SMTPSession {
+    /// A recipient accepted at RCPT time.
+    struct Recipient: Sendable {
+        /// The address as the client gave it.
+        var address: String
+        var parameters: RcptParameters
+        /// Local accounts it resolved to (one copy each) and addresses it forwards to.
+        var accounts: [Account]
+        var remote: [String]
+    }
+
+    struct Transaction: Sendable {
+        let queueID: QueueID
+        /// "" for the null reverse-path.
+        let sender: String
+        let parameters: MailParameters
+        var recipients: [Recipient] = []
+        /// BDAT: the message so far (RFC 3030), kept only while within the size limit.
+        var chunks: [UInt8] = []
+        var chunkedSize = 0
+    }
+
+    /// What the handler must do next.
+    enum Action {
+        case reply(SMTPReply)
+        /// Reply, then close the connection.
+        case close(SMTPReply)
+        /// Reply 220, then start TLS; fails the connection if bytes are already buffered.
+        case startTLS
+        /// Resolve the recipient through the directory, then call `recipientResolved`.
+        case resolveRecipient(EmailAddress, RcptParameters)
+        /// Check that the authenticated account may use this sender, then call `senderChecked`.
+        case checkSender(EmailAddress?, MailParameters)
+        /// Drive the SASL exchange (lookups, password checks), then call `authenticationFinished`.
+        case sasl(SASLAction)
+        /// Read the message after 354 with a DataDecoder.
+        case readData
+        /// Read `size` octets of a BDAT chunk; `last` ends the message; `accepted` false means the
+        /// chunk must be read and discarded (RFC 3030 §2: the client sends it anyway) and `reply`
+        /// sent after it.
+        case readChunk(size: Int, last: Bool, rejection: SMTPReply?)
+    }
+
+    let configuration: SMTPServerConfiguration
+    let clientIP: String
+    let clientTrusted: Bool
+    var tlsAvailable: Bool
+    private(set) var tlsActive: Bool
+    private(set) var heloName: String?
+    private(set) var esmtp = false
+    private(set) var account: Account?
+    private(set) var transaction: Transaction?
+    private(set) var errors = 0
+    var sasl: SASLServer?
+
+    init(configuration: SMTPServerConfiguration, clientIP: String, tlsAvailable: Bool, tlsActive: Bool) {
+        self.configuration = configuration
+        self.clientIP = clientIP
+        self.clientTrusted = configuration.isTrustedClient(clientIP)
+        self.tlsAvailable = tlsAvailable
+        self.tlsActive = tlsActive
+    }
+
+    var role: SMTPRole { configuration.role }
+
+    var greeting: SMTPReply {
+        .greeting(hostname: configuration.hostname, text: role.isLMTP ? "LMTP Swallow" : "ESMTP Swallow")
+    }
+
+    /// Counts a failed command; too many close the session.
+    mutating func error(_ reply: SMTPReply) -> Action {
+        errors += 1
+        if errors >= configuration.maxErrors { return .close(.tooManyErrors(hostname: configuration.hostname)) }
+        return .reply(reply)
+    }
+
+    // MARK: Commands
+
+    mutating func handle(_ command: SMTPCommand) -> Action {
+        switch command {
+        case .ehlo(let name), .lhlo(let name):
+            if role.isLMTP != (command.verb == "LHLO") {
+                // RFC 2033 §4.1: LMTP has no HELO/EHLO; SMTP has no LHLO.
+                return error(.commandUnrecognized)
+            }
+            heloName = name
+            esmtp = true
+            transaction = nil
+            return .reply(.ehlo(hostname: configuration.hostname, greeting: "Hello \(name)", capabilities: capabilities))
+        case .helo(let name):
+            guard !role.isLMTP else { return error(.commandUnrecognized) }
+            heloName = name
+            esmtp = false
+            transaction = nil
+            return .reply(.helo(hostname: configuration.hostname))
+        case .mail(let reversePath, let parameters):
+            return mail(reversePath, parameters)
+        case .rcpt(let forwardPath, let parameters):
+            return rcpt(forwardPath, parameters)
+        case .data:
+            guard let t = transaction else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command")) }
+            guard !t.recipients.isEmpty else { return error(SMTPReply(code: 554, enhanced: .init(5, 5, 1), "Error: no valid recipients")) }
+            guard t.parameters.body != .binaryMIME else {
+                // RFC 3030 §3: BINARYMIME messages must be sent with BDAT.
+                return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: BODY=BINARYMIME requires BDAT"))
+            }
+            guard t.chunkedSize == 0 else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: DATA after BDAT")) }
+            return .readData
+        case .bdat(let size, let last):
+            guard let t = transaction else {
+                return .readChunk(size: size, last: last, rejection: SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command"))
+            }
+            guard !t.recipients.isEmpty else {
+                return .readChunk(size: size, last: last, rejection: SMTPReply(code: 554, enhanced: .init(5, 5, 1), "Error: no valid recipients"))
+            }
+            return .readChunk(size: size, last: last, rejection: nil)
+        case .rset:
+            transaction = nil
+            return .reply(.ok)
+        case .noop:
+            return .reply(.ok)
+        case .quit:
+            return .close(.serviceClosing)
+        case .vrfy:
+            // RFC 5321 §3.5.3: 252 rather than revealing which users exist.
+            return .reply(.cannotVerify)
+        case .expn:
+            return error(SMTPReply(code: 502, enhanced: .init(5, 5, 1), "EXPN is disabled"))
+        case .help:
+            return .reply(.help("Swallow: see RFC 5321"))
+        case .starttls:
+            guard !role.isLMTP, tlsAvailable, !tlsActive else {
+                return error(tlsActive ? .badSequence : SMTPReply(code: 502, enhanced: .init(5, 5, 1), "STARTTLS not available"))
+            }
+            return .startTLS
+        case .auth(let mechanism, let initialResponse):
+            return auth(mechanism, initialResponse)
+        }
+    }
+
+    /// RFC 5321 §4.1.1.1 EHLO keywords, with the RFC of each.
+    var capabilities: [String] {
+        var caps = ["PIPELINING", "SIZE \(configuration.maxMessageSize)", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
+                    "CHUNKING", "BINARYMIME", "DSN"]
+        if !role.isLMTP {
+            if tlsAvailable && !tlsActive { caps.append("STARTTLS") }
+            let mechanisms = offeredMechanisms
+            if !mechanisms.isEmpty { caps.append("AUTH " + mechanisms.joined(separator: " ")) }
+        }
+        return caps
+    }
+
+    /// PLAIN and LOGIN send the password itself: only under TLS unless the admin allowed it
+    /// (DESIGN.md §4). SCRAM never reveals it.
+    var offeredMechanisms: [String] {
+        if account != nil { return [] }
+        var names = [SASLMechanismName.scramSHA256.rawValue]
+        if tlsActive || configuration.allowPlaintextWithoutTLS {
+            names = [SASLMechanismName.plain.rawValue, SASLMechanismName.login.rawValue] + names
+        }
+        return names
+    }
+
+    private mutating func mail(_ reversePath: String, _ raw: [ESMTPParameter]) -> Action {
+        guard heloName != nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: send HELO/EHLO first")) }
+        guard transaction == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: nested MAIL command")) }
+        if role.requiresAuthentication && account == nil {
+            return error(tlsActive || !tlsAvailable ? .authenticationRequired : .startTLSRequired)
+        }
+        let parameters: MailParameters
+        do {
+            parameters = try MailParameters(raw)
+        } catch {
+            return self.error(error.reply)
+        }
+        if !esmtp && !raw.isEmpty { return error(.parametersNotRecognized) }
+        if let size = parameters.size, size > UInt64(configuration.maxMessageSize) { return error(.messageTooBig) }
+        let sender: EmailAddress?
+        if reversePath.isEmpty {
+            sender = nil
+        } else {
+            do {
+                sender = try SMTPPath.parseReversePath("<\(reversePath)>", allowUTF8: parameters.smtpUTF8)
+            } catch {
+                return self.error(SMTPReply(code: 501, enhanced: .init(5, 1, 7), "Bad sender address syntax: \(error)"))
+            }
+        }
+        if account != nil && role.requiresAuthentication {
+            return .checkSender(sender, parameters)
+        }
+        return senderAccepted(sender, parameters)
+    }
+
+    /// After `checkSender`: nil means the sender is allowed.
+    mutating func senderChecked(_ sender: EmailAddress?, _ parameters: MailParameters, allowed: Bool) -> Action {
+        guard allowed else {
+            return error(SMTPReply(code: 553, enhanced: .init(5, 7, 1),
+                                   "<\(sender?.description ?? "")>: Sender address rejected: not owned by user \(account?.address ?? "")"))
+        }
+        return senderAccepted(sender, parameters)
+    }
+
+    private mutating func senderAccepted(_ sender: EmailAddress?, _ parameters: MailParameters) -> Action {
+        transaction = Transaction(queueID: QueueID.make(), sender: sender?.description ?? "", parameters: parameters)
+        return .reply(.senderOk)
+    }
+
+    private mutating func rcpt(_ forwardPath: String, _ raw: [ESMTPParameter]) -> Action {
+        guard let t = transaction else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command")) }
+        guard t.recipients.count < configuration.maxRecipients else { return .reply(.tooManyRecipients) }
+        let parameters: RcptParameters
+        do {
+            parameters = try RcptParameters(raw)
+        } catch {
+            return self.error(error.reply)
+        }
+        var address: EmailAddress
+        do {
+            address = try SMTPPath.parseForwardPath("<\(forwardPath)>", allowUTF8: t.parameters.smtpUTF8)
+        } catch {
+            return self.error(SMTPReply(code: 501, enhanced: .init(5, 1, 3), "Bad recipient address syntax: \(error)"))
+        }
+        if address.domain.isEmpty {
+            // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted.
+            address = EmailAddress(localPart: address.localPart, domain: configuration.hostname)
+        }
+        return .resolveRecipient(address, parameters)
+    }
+
+    enum Resolution: Sendable {
+        case local(accounts: [Account], forward: [String])
+        case remote
+        case unknown
+        case overQuota(String)
+        case failed(String)
+    }
+
+    /// After `resolveRecipient`.
+    mutating func recipientResolved(_ address: EmailAddress, _ parameters: RcptParameters, _ resolution: Resolution) -> Action {
+        guard transaction != nil else { return .reply(.badSequence) }
+        switch resolution {
+        case .unknown:
+            return error(.userUnknown(address.description))
+        case .overQuota(let who):
+            // RFC 3463 X.2.2 mailbox full: temporary, the sender retries later.
+            return .reply(SMTPReply(code: 452, enhanced: .init(4, 2, 2), "<\(who)>: Mailbox full"))
+        case .failed(let why):
+            return .reply(SMTPReply(code: 451, enhanced: .init(4, 3, 0), "Temporary lookup failure: \(why)"))
+        case .remote:
+            guard !role.isLMTP else { return error(.userUnknown(address.description)) }
+            // DESIGN.md §4: no open relay.
+            guard account != nil || clientTrusted else { return error(.relayDenied) }
+            transaction!.recipients.append(Recipient(address: address.description, parameters: parameters, accounts: [], remote: [address.description]))
+            return .reply(.recipientOk)
+        case .local(let accounts, let forward):
+            transaction!.recipients.append(Recipient(address: address.description, parameters: parameters, accounts: accounts, remote: forward))
+            return .reply(.recipientOk)
+        }
+    }
+
+    /// The message is stored (or failed): the transaction is over either way.
+    mutating func endTransaction() -> Transaction? {
+        defer { transaction = nil }
+        return transaction
+    }
+
+    mutating func appendChunk(_ bytes: ArraySlice<UInt8>) {
+        guard transaction != nil else { return }
+        transaction!.chunkedSize += bytes.count
+        if transaction!.chunkedSize <= configuration.maxMessageSize { transaction!.chunks.append(contentsOf: bytes) }
+    }
+
+    var chunkedSizeExceeded: Bool { (transaction?.chunkedSize ?? 0) > configuration.maxMessageSize }
+
+    // MARK: AUTH (RFC 4954)
+
+    private mutating func auth(_ mechanismName: String, _ initialResponse: String?) -> Action {
+        guard !role.isLMTP else { return error(.commandUnrecognized) }
+        guard esmtp else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: send EHLO first")) }
+        guard account == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: already authenticated")) }
+        guard transaction == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: AUTH not allowed during a mail transaction")) }
+        guard let mechanism = SASLMechanismName(caseInsensitive: mechanismName) else {
+            return error(SMTPReply(code: 504, enhanced: .init(5, 5, 4), "Unrecognized authentication type"))
+        }
+        if mechanism.sendsPlaintextPassword && !tlsActive && !configuration.allowPlaintextWithoutTLS {
+            return error(.encryptionRequired)
+        }
+        var initial: [UInt8]? = nil
+        if let initialResponse {
+            if initialResponse == "=" {
+                initial = []
+            } else {
+                guard let decoded = Base64.decode(initialResponse) else { return error(.invalidBase64) }
+                initial = decoded
+            }
+        }
+        var server = SASLServer(mechanism: mechanism)
+        let action = server.start(initialResponse: initial)
+        sasl = server
+        return .sasl(action)
+    }
+
+    mutating func authenticated(as account: Account) {
+        self.account = account
+        sasl = nil
+    }
+
+    mutating func authenticationEnded() { sasl = nil }
+
+    /// After a TLS handshake: RFC 3207 §4.2, forget everything learned before it.
+    mutating func tlsStarted() {
+        tlsActive = true
+        heloName = nil
+        esmtp = false
+        account = nil
+        transaction = nil
+        sasl = nil
+    }
+}
+
+/// RFC 4648 base64, strict (RFC 4954 §4: responses are base64; junk is an error).
+enum Base64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        guard let data = Data(base64Encoded: text) else { return nil }
+        return [UInt8](data)
+    }
+
+    static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+}

@@ -1,0 +1,418 @@
+"""Fixtures that run the real, built `swallow` binary for interop tests.
+
+Every server gets its own temporary data directory (`swallow init`), listens on
+127.0.0.1 only with kernel-chosen ports, and is stopped (SIGTERM, then SIGKILL)
+and removed when the test ends, even when it fails. The server's log (stderr)
+is attached to the report of a failing test.
+
+Environment:
+  SWALLOW_BIN   path of the binary (default /work/main/.build/debug/swallow)
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import mailbox
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+DEFAULT_BIN = "/work/main/.build/debug/swallow"
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+
+ALICE = "alice@example.test"
+ALICE_PASSWORD = "alice correct horse 1"
+BOB = "bob@example.test"
+BOB_PASSWORD = "bob battery staple 2"
+ALIAS = "sales@example.test"          # -> alice
+TEAM = "team@example.test"            # -> alice, bob
+
+PROTOCOL_LISTENERS = ("smtp", "submission", "submissions", "lmtp")
+DISABLED_LISTENERS = ("imap", "imaps", "pop3", "pop3s", "admin")
+
+# The three trace headers Swallow puts on top of every stored message.
+ADDED_HEADERS = ("return-path", "delivered-to", "received")
+
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+# Logs of things currently running for the test in progress: (title, path).
+_LOG_SOURCES: list[tuple[str, Path]] = []
+
+
+def register_log(title: str, path: Path) -> None:
+    _LOG_SOURCES.append((title, Path(path)))
+
+
+def unregister_log(path: Path) -> None:
+    _LOG_SOURCES[:] = [(t, p) for (t, p) in _LOG_SOURCES if p != Path(path)]
+
+
+def _read_tail(path: Path, limit: int = 60_000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return f"(cannot read {path}: {e})"
+    if len(data) > limit:
+        data = b"...(truncated)...\n" + data[-limit:]
+    return data.decode("utf-8", "replace")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when in ("setup", "call") and report.failed:
+        for title, path in list(_LOG_SOURCES):
+            report.sections.append((f"log: {title}", _read_tail(path)))
+
+
+# --------------------------------------------------------------------------
+# helpers usable from tests
+
+
+def tls_client_context() -> ssl.SSLContext:
+    """A client context that accepts Swallow's self-signed certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def split_added_headers(raw: bytes) -> tuple[list[bytes], bytes]:
+    """Split the trace headers Swallow prepends from the message as submitted.
+
+    Returns (list of the leading Return-Path/Delivered-To/Received fields with their
+    continuation lines, the rest of the message unchanged). Works on LF or CRLF text.
+    """
+    fields: list[bytes] = []
+    rest = raw
+    while True:
+        m = re.match(rb"([A-Za-z-]+):", rest)
+        if not m or m.group(1).lower().decode() not in ADDED_HEADERS:
+            break
+        if len(fields) >= len(ADDED_HEADERS):
+            break
+        # the field runs up to the first line end not followed by WSP
+        end = 0
+        while True:
+            nl = rest.find(b"\n", end)
+            if nl < 0:
+                end = len(rest)
+                break
+            end = nl + 1
+            if end >= len(rest) or rest[end:end + 1] not in (b" ", b"\t"):
+                break
+        fields.append(rest[:end])
+        rest = rest[end:]
+    return fields, rest
+
+
+def strip_added_headers(raw: bytes) -> bytes:
+    fields, rest = split_added_headers(raw)
+    names = sorted(f.split(b":", 1)[0].lower().decode() for f in fields)
+    assert names == sorted(ADDED_HEADERS), (
+        f"expected exactly the added headers {ADDED_HEADERS} on top, found {names!r} in "
+        f"{raw[:600]!r}")
+    return rest
+
+
+def to_lf(data: bytes) -> bytes:
+    """What the mbox export writes for a message stored with CRLF line ends."""
+    return data.replace(b"\r\n", b"\n")
+
+
+class Swallow:
+    """One `swallow serve` process on its own data directory."""
+
+    def __init__(self, binary: str, root: Path, name: str = "swallow"):
+        self.binary = binary
+        self.root = Path(root)
+        self.name = name
+        self.data_dir = self.root / "data"
+        self.config = self.data_dir / "swallow.toml"
+        self.log_path = self.root / f"{name}.log"
+        self.stdout_path = self.root / f"{name}.stdout"
+        self.proc: subprocess.Popen | None = None
+        self.ports: dict[str, int] = {}
+        self._exports = 0
+
+    # ---- setup
+
+    def init(self, trusted_networks=None, allow_plaintext: bool = False, extra_toml: str = ""):
+        r = subprocess.run(
+            [self.binary, "init", "--data", str(self.data_dir), "--domain", DOMAIN,
+             "--hostname", HOSTNAME],
+            capture_output=True, timeout=60)
+        assert r.returncode == 0, f"swallow init failed: {r.stdout!r} {r.stderr!r}"
+        text = self.config.read_text()
+        for key in PROTOCOL_LISTENERS:
+            text, n = re.subn(rf"(?m)^{key}\s*=.*$", f'{key} = ["127.0.0.1:0"]', text)
+            assert n == 1, f"no `{key} =` line in generated config:\n{text}"
+        for key in DISABLED_LISTENERS:
+            text, n = re.subn(rf"(?m)^{key}\s*=.*$", f"{key} = []", text)
+            assert n == 1, f"no `{key} =` line in generated config:\n{text}"
+        if trusted_networks is not None:
+            value = "[" + ", ".join(f'"{n}"' for n in trusted_networks) + "]"
+            text, n = re.subn(r"(?m)^trusted_networks\s*=.*$", f"trusted_networks = {value}", text)
+            assert n == 1, f"no trusted_networks line in generated config:\n{text}"
+        if allow_plaintext:
+            text, n = re.subn(r"(?m)^allow_plaintext_without_tls\s*=.*$",
+                              "allow_plaintext_without_tls = true", text)
+            assert n == 1
+        text += extra_toml
+        self.config.write_text(text)
+
+    def add_default_accounts(self):
+        self.cli("user", "add", ALICE, "--password-stdin", input=ALICE_PASSWORD + "\n")
+        self.cli("user", "add", BOB, "--password-stdin", input=BOB_PASSWORD + "\n")
+        self.cli("alias", "add", ALIAS, ALICE)
+        self.cli("alias", "add", TEAM, ALICE, BOB)
+
+    # ---- CLI
+
+    def cli(self, *args, input: str | bytes | None = None, check: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run `swallow ARGS... --config CONFIG`; returns the CompletedProcess (text)."""
+        if isinstance(input, bytes):
+            input = input.decode()
+        r = subprocess.run([self.binary, *args, "--config", str(self.config)],
+                           input=input, capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, (
+                f"swallow {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\n"
+                f"stderr: {r.stderr}")
+        return r
+
+    def export_mbox(self, user: str, mailbox_name: str | None = None) -> Path:
+        self._exports += 1
+        path = self.root / f"export-{self._exports}.mbox"
+        args = ["export", "--format", "mbox", "--user", user]
+        if mailbox_name:
+            args += ["--mailbox", mailbox_name]
+        self.cli(*args, str(path))
+        return path
+
+    def inbox_raw(self, user: str, mailbox_name: str | None = None) -> list[bytes]:
+        """Every message of the user's INBOX as exported (LF line ends, trace headers on top)."""
+        path = self.export_mbox(user, mailbox_name)
+        box = mailbox.mbox(str(path), create=False)
+        try:
+            return [box.get_bytes(key) for key in box.keys()]
+        finally:
+            box.close()
+
+    def inbox(self, user: str, mailbox_name: str | None = None) -> list[email.message.Message]:
+        return [email.message_from_bytes(raw, policy=email.policy.default)
+                for raw in self.inbox_raw(user, mailbox_name)]
+
+    def wait_inbox_raw(self, user: str, count: int = 1, timeout: float = 20.0) -> list[bytes]:
+        """Poll until the INBOX holds at least `count` messages (250 means queued, not yet
+        delivered); returns them all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.inbox_raw(user)
+            if len(msgs) >= count or time.monotonic() > deadline:
+                assert len(msgs) >= count, (
+                    f"{user}: {len(msgs)} message(s) in INBOX after {timeout}s, wanted {count}")
+                return msgs
+            time.sleep(0.1)
+
+    def wait_inbox(self, user: str, count: int = 1, timeout: float = 20.0):
+        return [email.message_from_bytes(raw, policy=email.policy.default)
+                for raw in self.wait_inbox_raw(user, count, timeout)]
+
+    def settle(self, user: str, canary_port: int | None = None, timeout: float = 20.0) -> list[bytes]:
+        """Deliver a canary message to `user` over a fresh SMTP session and wait for it: any
+        message accepted before it has had its chance to land too. Returns the INBOX without
+        the canary."""
+        import smtplib
+        tag = f"canary-{time.monotonic_ns()}"
+        with smtplib.SMTP("127.0.0.1", canary_port or self.ports["smtp"], timeout=30) as s:
+            s.sendmail("canary@outside.test", [user],
+                       f"Subject: {tag}\r\nFrom: canary@outside.test\r\n\r\n{tag}\r\n".encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.inbox_raw(user)
+            if any(tag.encode() in m for m in msgs):
+                break
+            assert time.monotonic() < deadline, f"canary never reached {user}"
+            time.sleep(0.1)
+        time.sleep(0.5)  # a little extra for anything delivered out of order
+        msgs = self.inbox_raw(user)
+        return [m for m in msgs if tag.encode() not in m]
+
+    # ---- process control
+
+    def start(self):
+        assert self.proc is None or self.proc.poll() is not None
+        self.ports = {}
+        # Each start appends to the same log; stdout gets a fresh file so we parse this run.
+        if self.stdout_path.exists():
+            self.stdout_path.unlink()
+        with open(self.log_path, "ab") as log, open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [self.binary, "serve", "--config", str(self.config)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=log,
+                start_new_session=True)
+        register_log(f"{self.name} stderr ({self.log_path})", self.log_path)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        running = False
+        while time.monotonic() < deadline:
+            text = self.stdout_path.read_text(errors="replace")
+            if "swallow: running" in text:
+                running = True
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        text = self.stdout_path.read_text(errors="replace")
+        if not running:
+            rc = self.proc.poll()
+            self._terminate()
+            raise RuntimeError(
+                f"swallow serve did not report running (exit {rc}).\nstdout:\n{text}\n"
+                f"stderr:\n{_read_tail(self.log_path)}")
+        for m in re.finditer(r"(?m)^swallow: (\w+) on 127\.0\.0\.1:(\d+)\s*$", text):
+            self.ports[m.group(1)] = int(m.group(2))
+        missing = [k for k in PROTOCOL_LISTENERS if k not in self.ports]
+        if missing:
+            self._terminate()
+            raise RuntimeError(f"listeners {missing} not reported on stdout:\n{text}")
+        return self
+
+    def _terminate(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        p = self.proc
+        if p is None:
+            return None
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+                return None
+        return p.returncode
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, wait, SIGKILL if it does not stop. Returns the exit code (None if killed)."""
+        return self._terminate(timeout)
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log_text(self) -> str:
+        return _read_tail(self.log_path)
+
+    # ---- ports
+
+    @property
+    def smtp(self) -> int:
+        return self.ports["smtp"]
+
+    @property
+    def submission(self) -> int:
+        return self.ports["submission"]
+
+    @property
+    def submissions(self) -> int:
+        return self.ports["submissions"]
+
+    @property
+    def lmtp(self) -> int:
+        return self.ports["lmtp"]
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+
+def _wait_for_binary(path: str, timeout: float = 600.0) -> None:
+    """The binary may be missing or mid-rebuild: wait until it exists, is executable and its
+    size and mtime are stable, then check that it runs."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            st = os.stat(path)
+            cur = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            cur = None
+        if cur is not None and cur == last and os.access(path, os.X_OK):
+            try:
+                r = subprocess.run([path, "--help"], capture_output=True, timeout=30)
+                if r.returncode == 0:
+                    return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            pytest.exit(f"swallow binary {path} not usable after {timeout}s", returncode=3)
+        last = cur
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="session")
+def swallow_bin() -> str:
+    path = os.environ.get("SWALLOW_BIN", DEFAULT_BIN)
+    _wait_for_binary(path)
+    return path
+
+
+@pytest.fixture
+def swallow_factory(swallow_bin):
+    """make(trusted_networks=None, allow_plaintext=False, accounts=True, start=True) -> Swallow"""
+    made: list[tuple[Swallow, str]] = []
+
+    def make(name: str = "swallow", trusted_networks=None, allow_plaintext: bool = False,
+             accounts: bool = True, start: bool = True, extra_toml: str = "") -> Swallow:
+        root = tempfile.mkdtemp(prefix=f"swallow-interop-{name}-")
+        srv = Swallow(swallow_bin, Path(root), name)
+        made.append((srv, root))
+        srv.init(trusted_networks=trusted_networks, allow_plaintext=allow_plaintext,
+                 extra_toml=extra_toml)
+        if accounts:
+            srv.add_default_accounts()
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+
+    for srv, root in reversed(made):
+        try:
+            srv.stop()
+        finally:
+            unregister_log(srv.log_path)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def swallow(swallow_factory) -> Swallow:
+    """A running server with the default config (trusted_networks = 127.0.0.0/8), users
+    alice and bob, alias sales@ -> alice and team@ -> alice, bob."""
+    return swallow_factory()

@@ -89,6 +89,8 @@ public enum DirectoryError: Error, Sendable, Equatable, CustomStringConvertible 
 /// Read side, used by every protocol server.
 public protocol UserDirectory: Sendable {
     func isLocalDomain(_ domain: String) async throws(DirectoryError) -> Bool
+    /// Every local domain, sorted.
+    func listDomains() async throws(DirectoryError) -> [String]
     /// The account whose login (address) this is; case-insensitive.
     func account(login: String) async throws(DirectoryError) -> Account?
     func account(id: UserID) async throws(DirectoryError) -> Account?
@@ -103,7 +105,6 @@ public protocol UserDirectory: Sendable {
 public protocol DirectoryAdministration: UserDirectory {
     func addDomain(_ domain: String) async throws(DirectoryError)
     func removeDomain(_ domain: String) async throws(DirectoryError)
-    func listDomains() async throws(DirectoryError) -> [String]
     @discardableResult
     func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64) async throws(DirectoryError) -> Account
     func setPassword(_ address: String, passwordHash: String, scram: String?) async throws(DirectoryError)

@@ -111,10 +111,15 @@ final class SMTPConnectionHandler: ChannelInboundHandler {
                 buffer.clear()
                 return
             case .commands:
+                let isBDAT = buffer.readableBytesView.prefix(5).map { $0 & 0xDF } == Array("BDAT ".utf8).map { $0 & 0xDF }
                 let (result, consumed) = buffer.withUnsafeReadableBytes { parser.parse($0) }
                 buffer.moveReaderIndex(forwardBy: consumed)
                 switch result {
                 case .needMoreBytes: break loop
+                case .error(let reply) where isBDAT:
+                    // A malformed BDAT leaves us not knowing how many octets of chunk follow;
+                    // reading them as commands would execute message text (RFC 3030 §2).
+                    close(context, reply)
                 case .error(let reply): perform(session.error(reply), context)
                 case .command(let command):
                     logger.trace("command", metadata: ["verb": "\(command.verb)"])
@@ -220,25 +225,42 @@ final class SMTPConnectionHandler: ChannelInboundHandler {
             }, then: { handler, context, allowed in
                 handler.perform(handler.session.senderChecked(sender, parameters, allowed: allowed), context)
             })
-        case .resolveRecipient(let address, let parameters):
+        case .resolveRecipient(let given, let parameters):
             let directory = services.directory
             let store = services.store
-            run(context, work: { () -> SMTPSession.Resolution in
+            run(context, work: { () -> (EmailAddress, SMTPSession.Resolution) in
                 do {
-                    switch try await directory.resolve(recipient: address.description) {
-                    case .notLocal: return .remote
-                    case .unknownUser: return .unknown
+                    var address = given
+                    var resolution = try await directory.resolve(recipient: address.description)
+                    if given.domain.isEmpty {
+                        // RFC 5321 §4.5.1: bare <Postmaster> is the postmaster of the first local
+                        // domain that has one.
+                        resolution = .unknownUser
+                        for domain in try await directory.listDomains() {
+                            let candidate = EmailAddress(localPart: given.localPart, domain: domain)
+                            let r = try await directory.resolve(recipient: candidate.description)
+                            if case .deliver = r {
+                                address = candidate
+                                resolution = r
+                                break
+                            }
+                        }
+                    }
+                    switch resolution {
+                    case .notLocal: return (address, .remote)
+                    case .unknownUser: return (address, .unknown)
                     case .deliver(let accounts, let forward):
                         for account in accounts where account.quotaBytes > 0 {
                             let usage = try await store.quotaUsage(account.id)
-                            if usage.bytes >= usage.limitBytes { return .overQuota(address.description) }
+                            if usage.bytes >= usage.limitBytes { return (address, .overQuota(address.description)) }
                         }
-                        return .local(accounts: accounts, forward: forward)
+                        return (address, .local(accounts: accounts, forward: forward))
                     }
                 } catch {
-                    return .failed("\(error)")
+                    return (given, .failed("\(error)"))
                 }
-            }, then: { handler, context, resolution in
+            }, then: { handler, context, result in
+                let (address, resolution) = result
                 if case .failed(let why) = resolution {
                     handler.logger.error("recipient lookup failed", metadata: ["rcpt": "\(address)", "error": "\(why)"])
                 }

@@ -61,12 +61,10 @@ public struct SMTPServices: Sendable {
     public var throttle: AuthThrottle
     public var tls: NIOSSLContext?
     public var logger: Logger
-    /// Local domains, for `RCPT TO:<postmaster>` without a domain (RFC 5321 §4.5.1).
-    public var postmasterDomain: String
 
     public init(directory: any UserDirectory, store: any MailStore, localDelivery: LocalDeliveryAgent, queue: OutboundQueue,
-                throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger, postmasterDomain: String) {
+                throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger) {
         self.directory = directory; self.store = store; self.localDelivery = localDelivery; self.queue = queue
-        self.throttle = throttle; self.tls = tls; self.logger = logger; self.postmasterDomain = postmasterDomain
+        self.throttle = throttle; self.tls = tls; self.logger = logger
     }
 }

@@ -223,16 +223,14 @@ struct SMTPSession {
         } catch {
             return self.error(error.reply)
         }
-        var address: EmailAddress
+        let address: EmailAddress
         do {
             address = try SMTPPath.parseForwardPath("<\(forwardPath)>", allowUTF8: t.parameters.smtpUTF8)
         } catch {
             return self.error(SMTPReply(code: 501, enhanced: .init(5, 1, 3), "Bad recipient address syntax: \(error)"))
         }
-        if address.domain.isEmpty {
-            // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted.
-            address = EmailAddress(localPart: address.localPart, domain: configuration.hostname)
-        }
+        // `<Postmaster>` without a domain (RFC 5321 §4.5.1) comes back with domain "": the
+        // handler resolves it against the local domains.
         return .resolveRecipient(address, parameters)
     }
 

@@ -8,6 +8,7 @@ import NIOPosix
 import NIOSSL
 import ServerSupport
 import ServiceLifecycle
+import IMAPServer
 import SMTPServer
 
 /// `swallow serve`: every configured listener and service in one ServiceGroup; SIGTERM and
@@ -44,8 +45,7 @@ public struct Runtime: Sendable {
         let services = SMTPServices(
             directory: backend.directory, store: backend.store,
             localDelivery: LocalDeliveryAgent(committer: GroupCommitter(store: backend.store)),
-            queue: queue, throttle: AuthThrottle(), tls: tls, logger: logger,
-            postmasterDomain: config.server.hostname)
+            queue: queue, throttle: AuthThrottle(), tls: tls, logger: logger)
 
         var services_: [any Service] = []
         var served: Set<String> = []
@@ -62,16 +62,21 @@ public struct Runtime: Sendable {
             }
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
                                                services: services, group: group)
-            let bound: [SocketAddress]
-            do {
-                bound = try await listener.bind()
-            } catch {
-                throw ConfigurationError(file: config.sourcePath, key: "listen.\(role.rawValue)",
-                                         message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
-            }
-            announce("swallow: \(role.rawValue) on \(bound.map(Self.describe).joined(separator: ", "))")
+            try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
             services_.append(listener)
             served.insert(role.rawValue)
+        }
+        let imapServices = IMAPServices(directory: backend.directory, store: backend.store, throttle: services.throttle,
+                                        tls: tls, logger: logger)
+        for (name, addresses, implicitTLS) in [("imap", config.listen.imap, false), ("imaps", config.listen.imaps, true)]
+        where !addresses.isEmpty {
+            var imap = IMAPServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)
+            imap.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            let listener = IMAPServer.listener(configuration: imap, addresses: addresses.map { ($0.host, $0.port) },
+                                               services: imapServices, group: group)
+            try await bind(listener, name: name, addresses: addresses, announce: announce)
+            services_.append(listener)
+            served.insert(name)
         }
         try PrivilegeDrop.drop(to: config.server.user, dataDirectory: config.dataDirectory.path)
         if let store = backend.sqliteStore {
@@ -90,6 +95,19 @@ public struct Runtime: Sendable {
             logger: logger))
         try await serviceGroup.run()
         announce("swallow: stopped")
+    }
+
+    /// Binds before privileges are dropped and says where; a failure names the config key.
+    private func bind(_ listener: TCPListener, name: String, addresses: [HostPort],
+                      announce: @Sendable (String) -> Void) async throws {
+        let bound: [SocketAddress]
+        do {
+            bound = try await listener.bind()
+        } catch {
+            throw ConfigurationError(file: configuration.sourcePath, key: "listen.\(name)",
+                                     message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
+        }
+        announce("swallow: \(name) on \(bound.map(Self.describe).joined(separator: ", "))")
     }
 
     static func describe(_ address: SocketAddress) -> String {

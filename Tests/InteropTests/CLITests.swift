@@ -4,22 +4,22 @@ import Testing
 /// The command line as an administrator uses it (issue 2's "done when").
 @Suite("swallow CLI", .serialized)
 struct CLITests {
-    @Test func initUsersAliasesAndNoClearPasswords() throws {
+    @Test func initUsersAliasesAndNoClearPasswords() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
         let data = tmp.path + "/data"
         let config = ["--config", data + "/swallow.toml"]
 
-        var r = try Run.swallow(["init", "--data", data, "--domain", "example.test"])
+        var r = try await Run.swallow(["init", "--data", data, "--domain", "example.test"])
         #expect(r.status == 0, "\(r.stderr)")
         for file in ["swallow.toml", "swallow.sqlite", "cert.pem", "key.pem"] {
             #expect(FileManager.default.fileExists(atPath: data + "/" + file), "\(file)")
         }
-        r = try Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "s3cret-Pässword\n")
+        r = try await Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "s3cret-Pässword\n")
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["user", "add", "bob@Example.Test", "--password-stdin", "--quota", "10M"] + config, stdin: "hunter2\n")
+        r = try await Run.swallow(["user", "add", "bob@Example.Test", "--password-stdin", "--quota", "10M"] + config, stdin: "hunter2\n")
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["user", "list"] + config)
+        r = try await Run.swallow(["user", "list"] + config)
         #expect(r.stdout.contains("alice@example.test") && r.stdout.contains("bob@example.test") && r.stdout.contains("10.0 MiB"))
 
         // The database holds hashes, never the password.
@@ -29,33 +29,33 @@ struct CLITests {
         #expect(db.range(of: Data("hunter2".utf8)) == nil)
         #expect(db.range(of: Data("$y$".utf8)) != nil, "yescrypt hash stored")
 
-        r = try Run.swallow(["alias", "add", "team@example.test", "alice@example.test", "bob@example.test"] + config)
+        r = try await Run.swallow(["alias", "add", "team@example.test", "alice@example.test", "bob@example.test"] + config)
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["alias", "add", "@example.test", "alice@example.test"] + config)
+        r = try await Run.swallow(["alias", "add", "@example.test", "alice@example.test"] + config)
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["alias", "list"] + config)
+        r = try await Run.swallow(["alias", "list"] + config)
         #expect(r.stdout == "@example.test\talice@example.test\nteam@example.test\talice@example.test, bob@example.test\n")
 
-        r = try Run.swallow(["domain", "add", "other.test"] + config)
+        r = try await Run.swallow(["domain", "add", "other.test"] + config)
         #expect(r.status == 0)
-        r = try Run.swallow(["domain", "list"] + config)
+        r = try await Run.swallow(["domain", "list"] + config)
         #expect(r.stdout == "example.test\nother.test\n")
-        r = try Run.swallow(["user", "passwd", "alice@example.test", "--password-stdin"] + config, stdin: "new-password\n")
+        r = try await Run.swallow(["user", "passwd", "alice@example.test", "--password-stdin"] + config, stdin: "new-password\n")
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["user", "remove", "bob@example.test"] + config)
+        r = try await Run.swallow(["user", "remove", "bob@example.test"] + config)
         #expect(r.status == 0, "\(r.stderr)")
-        r = try Run.swallow(["domain", "remove", "other.test"] + config)
+        r = try await Run.swallow(["domain", "remove", "other.test"] + config)
         #expect(r.status == 0, "\(r.stderr)")
     }
 
     /// Each bad input: one line on stderr, a non-zero exit, nothing changed.
-    @Test func badInputIsOneLineAndNonZero() throws {
+    @Test func badInputIsOneLineAndNonZero() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
         let data = tmp.path + "/data"
         let config = ["--config", data + "/swallow.toml"]
-        _ = try Run.swallow(["init", "--data", data, "--domain", "example.test"])
-        _ = try Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "pw\n")
+        _ = try await Run.swallow(["init", "--data", data, "--domain", "example.test"])
+        _ = try await Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "pw\n")
 
         let cases: [([String], String?, String)] = [
             (["user", "add", "alice@EXAMPLE.test", "--password-stdin"] + config, "pw\n", "already exists"),
@@ -74,31 +74,31 @@ struct CLITests {
             (["import", "--format", "mbox", "--user", "ghost@example.test", tmp.path + "/nope.mbox"] + config, nil, "no such user"),
         ]
         for (arguments, stdin, expected) in cases {
-            let r = try Run.swallow(arguments, stdin: stdin)
+            let r = try await Run.swallow(arguments, stdin: stdin)
             #expect(r.status != 0, "\(arguments) exited 0")
             #expect(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(arguments): more than one line: \(r.stderr)")
             #expect(!r.stderr.contains("Fatal error"), "\(arguments) crashed")
         }
-        let users = try Run.swallow(["user", "list"] + config)
+        let users = try await Run.swallow(["user", "list"] + config)
         #expect(users.stdout.split(separator: "\n").count == 1, "nothing added: \(users.stdout)")
 
         // A broken config file: one line naming the file and the key.
         try "[listen]\nsmtp = [\"0.0.0.0:70000\"]\n".write(toFile: tmp.path + "/bad.toml", atomically: true, encoding: .utf8)
-        let r = try Run.swallow(["domain", "list", "--config", tmp.path + "/bad.toml"])
+        let r = try await Run.swallow(["domain", "list", "--config", tmp.path + "/bad.toml"])
         #expect(r.status != 0)
         #expect(r.stderr == "swallow: error: \(tmp.path)/bad.toml: listen.smtp: '0.0.0.0:70000' is not a valid host:port\n")
     }
 
     /// An mbox exported after importing one holds the same messages, byte for byte; a corrupt
     /// mbox is refused and stores nothing.
-    @Test func mboxAndMaildirRoundTrip() throws {
+    @Test func mboxAndMaildirRoundTrip() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
         let data = tmp.path + "/data"
         let config = ["--config", data + "/swallow.toml"]
-        _ = try Run.swallow(["init", "--data", data, "--domain", "example.test"])
-        _ = try Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "pw\n")
+        _ = try await Run.swallow(["init", "--data", data, "--domain", "example.test"])
+        _ = try await Run.swallow(["user", "add", "alice@example.test", "--password-stdin"] + config, stdin: "pw\n")
 
         // Python's mailbox module writes the mbox: a writer nobody here wrote.
         let mboxPath = tmp.path + "/in.mbox"
@@ -116,13 +116,13 @@ struct CLITests {
                 box.add(m)
             box.flush()
             """
-        let py = try Run.program("/usr/bin/env", ["python3", "-c", script, mboxPath])
+        let py = try await Run.program("/usr/bin/env", ["python3", "-c", script, mboxPath])
         #expect(py.status == 0, "\(py.stderr)")
 
-        var r = try Run.swallow(["import", "--format", "mbox", "--user", "alice@example.test", mboxPath] + config)
+        var r = try await Run.swallow(["import", "--format", "mbox", "--user", "alice@example.test", mboxPath] + config)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("imported 25 messages into INBOX"))
-        r = try Run.swallow(["export", "--format", "mbox", "--user", "alice@example.test", tmp.path + "/out.mbox"] + config)
+        r = try await Run.swallow(["export", "--format", "mbox", "--user", "alice@example.test", tmp.path + "/out.mbox"] + config)
         #expect(r.status == 0, "\(r.stderr)")
 
         let compare = """
@@ -134,7 +134,7 @@ struct CLITests {
                 assert x == y, i
             print("same")
             """
-        let same = try Run.program("/usr/bin/env", ["python3", "-c", compare, mboxPath, tmp.path + "/out.mbox"])
+        let same = try await Run.program("/usr/bin/env", ["python3", "-c", compare, mboxPath, tmp.path + "/out.mbox"])
         #expect(same.stdout == "same\n", "\(same.stderr)")
         // Byte for byte: the message bodies in both files are identical (the From_ lines carry
         // the sender and date, which the mbox format does not tie to the message).
@@ -145,22 +145,22 @@ struct CLITests {
         #expect(original == exported)
 
         // Maildir out and back in, into another mailbox.
-        r = try Run.swallow(["export", "--format", "maildir", "--user", "alice@example.test", "--mailbox", "INBOX", tmp.path + "/md"] + config)
+        r = try await Run.swallow(["export", "--format", "maildir", "--user", "alice@example.test", "--mailbox", "INBOX", tmp.path + "/md"] + config)
         #expect(r.status == 0, "\(r.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: tmp.path + "/md/cur")
         #expect(files.count == 25)
-        r = try Run.swallow(["import", "--format", "maildir", "--user", "alice@example.test", "--mailbox", "Restored", tmp.path + "/md"] + config)
+        r = try await Run.swallow(["import", "--format", "maildir", "--user", "alice@example.test", "--mailbox", "Restored", tmp.path + "/md"] + config)
         #expect(r.stdout.contains("imported 25 messages into Restored"), "\(r.stderr)")
-        r = try Run.swallow(["export", "--format", "mbox", "--user", "alice@example.test", "--mailbox", "Restored", tmp.path + "/restored.mbox"] + config)
-        let again = try Run.program("/usr/bin/env", ["python3", "-c", compare, mboxPath, tmp.path + "/restored.mbox"])
+        r = try await Run.swallow(["export", "--format", "mbox", "--user", "alice@example.test", "--mailbox", "Restored", tmp.path + "/restored.mbox"] + config)
+        let again = try await Run.program("/usr/bin/env", ["python3", "-c", compare, mboxPath, tmp.path + "/restored.mbox"])
         #expect(again.stdout == "same\n", "\(again.stderr)")
 
         // A corrupt mbox: refused, one line, nothing stored.
         try "This is not an mbox\nFrom someone\n".write(toFile: tmp.path + "/bad.mbox", atomically: true, encoding: .utf8)
-        r = try Run.swallow(["import", "--format", "mbox", "--user", "alice@example.test", "--mailbox", "Bad", tmp.path + "/bad.mbox"] + config)
+        r = try await Run.swallow(["import", "--format", "mbox", "--user", "alice@example.test", "--mailbox", "Bad", tmp.path + "/bad.mbox"] + config)
         #expect(r.status != 0)
         #expect(r.stderr.contains("bad.mbox") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
-        r = try Run.swallow(["user", "list"] + config)
+        r = try await Run.swallow(["user", "list"] + config)
         #expect(r.stdout.contains("\t50 messages"), "\(r.stdout)")
     }
 

@@ -10,12 +10,12 @@ struct PythonInteropTests {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    @Test func pytestInterop() throws {
+    @Test func pytestInterop() async throws {
         let suite = Self.repositoryRoot.appendingPathComponent("tests/interop").path
         try #require(FileManager.default.fileExists(atPath: suite), "tests/interop is missing")
         var environment = ProcessInfo.processInfo.environment
         environment["SWALLOW_BIN"] = Run.swallowPath
-        let r = try Run.program("/usr/bin/env", ["python3", "-m", "pytest", "-q", "-rsx", "-p", "no:cacheprovider", suite],
+        let r = try await Run.program("/usr/bin/env", ["python3", "-m", "pytest", "-q", "-rsx", "-p", "no:cacheprovider", suite],
                                 environment: environment)
         print(r.stdout)
         if r.status != 0 { print(r.stderr) }

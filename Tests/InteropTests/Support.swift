@@ -20,12 +20,12 @@ enum Run {
         return ".build/debug/swallow"
     }
 
-    static func swallow(_ arguments: [String], stdin: String? = nil) throws -> Output {
-        try program(swallowPath, arguments, stdin: stdin)
+    static func swallow(_ arguments: [String], stdin: String? = nil) async throws -> Output {
+        try await program(swallowPath, arguments, stdin: stdin)
     }
 
     static func program(_ path: String, _ arguments: [String], stdin: String? = nil,
-                        environment: [String: String]? = nil) throws -> Output {
+                        environment: [String: String]? = nil) async throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -37,15 +37,25 @@ enum Run {
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
-        let outBox = DataBox()
-        let reader = Thread { outBox.data = (try? out.fileHandleForReading.readToEnd()) ?? Data(); outBox.done.signal() }
-        reader.start()
-        let errData = try err.fileHandleForReading.readToEnd() ?? Data()
-        outBox.done.wait()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        // Read both pipes to the end, then wait, on threads of their own: blocking the
+        // cooperative pool (one thread per core) would starve servers running in other tests.
+        let outReader = out.fileHandleForReading, errReader = err.fileHandleForReading
+        return await withCheckedContinuation { continuation in
+            Thread {
+                let outBox = DataBox()
+                let reader = Thread {
+                    outBox.data = (try? outReader.readToEnd()) ?? Data()
+                    outBox.done.signal()
+                }
+                reader.start()
+                let errData = (try? errReader.readToEnd()) ?? Data()
+                outBox.done.wait()
+                process.waitUntilExit()
+                continuation.resume(returning: Output(status: process.terminationStatus,
+                                                      stdout: String(decoding: outBox.data, as: UTF8.self),
+                                                      stderr: String(decoding: errData ?? Data(), as: UTF8.self)))
+            }.start()
+        }
     }
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import errno
 import email.policy
 import mailbox
 import os
@@ -140,6 +141,21 @@ def to_lf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n")
 
 
+_BINARY_BUSY = (errno.ENOENT, errno.ETXTBSY, errno.ENOEXEC, errno.EACCES)
+
+
+def _with_binary_retry(binary: str, fn):
+    """Run fn(); if the binary is missing or being rewritten by a concurrent build (ENOENT,
+    ETXTBSY, ENOEXEC), wait until it is stable again and retry."""
+    for attempt in range(20):
+        try:
+            return fn()
+        except OSError as e:
+            if e.errno not in _BINARY_BUSY or attempt == 19:
+                raise
+            _wait_for_binary(binary)
+
+
 class Swallow:
     """One `swallow serve` process on its own data directory."""
 
@@ -154,22 +170,34 @@ class Swallow:
         self.proc: subprocess.Popen | None = None
         self.ports: dict[str, int] = {}
         self._exports = 0
+        # Listeners of DISABLED_LISTENERS this server runs too (e.g. ("pop3", "pop3s")).
+        self.extra_listeners: tuple[str, ...] = ()
 
     # ---- setup
 
-    def init(self, trusted_networks=None, allow_plaintext: bool = False, extra_toml: str = ""):
-        r = subprocess.run(
+    def init(self, trusted_networks=None, allow_plaintext: bool = False, extra_toml: str = "",
+             listeners: tuple[str, ...] = ()):
+        """`listeners`: names from DISABLED_LISTENERS to enable on 127.0.0.1:0 as well; start()
+        then waits for them to be reported like the SMTP ones."""
+        self.extra_listeners = tuple(listeners)
+        r = _with_binary_retry(self.binary, lambda: subprocess.run(
             [self.binary, "init", "--data", str(self.data_dir), "--domain", DOMAIN,
              "--hostname", HOSTNAME],
-            capture_output=True, timeout=60)
+            capture_output=True, timeout=60))
         assert r.returncode == 0, f"swallow init failed: {r.stdout!r} {r.stderr!r}"
         text = self.config.read_text()
-        for key in PROTOCOL_LISTENERS:
+        for key in PROTOCOL_LISTENERS + self.extra_listeners:
             text, n = re.subn(rf"(?m)^{key}\s*=.*$", f'{key} = ["127.0.0.1:0"]', text)
             assert n == 1, f"no `{key} =` line in generated config:\n{text}"
         for key in DISABLED_LISTENERS:
+            if key in self.extra_listeners:
+                continue
             text, n = re.subn(rf"(?m)^{key}\s*=.*$", f"{key} = []", text)
             assert n == 1, f"no `{key} =` line in generated config:\n{text}"
+        # Keep every test server off the network: remote mail (none is expected to leave)
+        # would ask a resolver on a local port where nothing listens.
+        text, n = re.subn(r"(?m)^nameservers\s*=.*$", 'nameservers = ["127.0.0.1:1"]', text)
+        assert n == 1, f"no nameservers line in generated config:\n{text}"
         if trusted_networks is not None:
             value = "[" + ", ".join(f'"{n}"' for n in trusted_networks) + "]"
             text, n = re.subn(r"(?m)^trusted_networks\s*=.*$", f"trusted_networks = {value}", text)
@@ -194,8 +222,9 @@ class Swallow:
         """Run `swallow ARGS... --config CONFIG`; returns the CompletedProcess (text)."""
         if isinstance(input, bytes):
             input = input.decode()
-        r = subprocess.run([self.binary, *args, "--config", str(self.config)],
-                           input=input, capture_output=True, text=True, timeout=timeout)
+        r = _with_binary_retry(self.binary, lambda: subprocess.run(
+            [self.binary, *args, "--config", str(self.config)],
+            input=input, capture_output=True, text=True, timeout=timeout))
         if check:
             assert r.returncode == 0, (
                 f"swallow {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\n"
@@ -269,10 +298,10 @@ class Swallow:
         if self.stdout_path.exists():
             self.stdout_path.unlink()
         with open(self.log_path, "ab") as log, open(self.stdout_path, "wb") as out:
-            self.proc = subprocess.Popen(
+            self.proc = _with_binary_retry(self.binary, lambda: subprocess.Popen(
                 [self.binary, "serve", "--config", str(self.config)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=log,
-                start_new_session=True)
+                start_new_session=True))
         register_log(f"{self.name} stderr ({self.log_path})", self.log_path)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         running = False
@@ -293,7 +322,7 @@ class Swallow:
                 f"stderr:\n{_read_tail(self.log_path)}")
         for m in re.finditer(r"(?m)^swallow: (\w+) on 127\.0\.0\.1:(\d+)\s*$", text):
             self.ports[m.group(1)] = int(m.group(2))
-        missing = [k for k in PROTOCOL_LISTENERS if k not in self.ports]
+        missing = [k for k in PROTOCOL_LISTENERS + self.extra_listeners if k not in self.ports]
         if missing:
             self._terminate()
             raise RuntimeError(f"listeners {missing} not reported on stdout:\n{text}")
@@ -385,16 +414,18 @@ def swallow_bin() -> str:
 
 @pytest.fixture
 def swallow_factory(swallow_bin):
-    """make(trusted_networks=None, allow_plaintext=False, accounts=True, start=True) -> Swallow"""
+    """make(trusted_networks=None, allow_plaintext=False, accounts=True, start=True,
+    listeners=()) -> Swallow; listeners=("pop3", "pop3s") also runs those on 127.0.0.1:0."""
     made: list[tuple[Swallow, str]] = []
 
     def make(name: str = "swallow", trusted_networks=None, allow_plaintext: bool = False,
-             accounts: bool = True, start: bool = True, extra_toml: str = "") -> Swallow:
+             accounts: bool = True, start: bool = True, extra_toml: str = "",
+             listeners: tuple[str, ...] = ()) -> Swallow:
         root = tempfile.mkdtemp(prefix=f"swallow-interop-{name}-")
         srv = Swallow(swallow_bin, Path(root), name)
         made.append((srv, root))
         srv.init(trusted_networks=trusted_networks, allow_plaintext=allow_plaintext,
-                 extra_toml=extra_toml)
+                 extra_toml=extra_toml, listeners=listeners)
         if accounts:
             srv.add_default_accounts()
         if start:

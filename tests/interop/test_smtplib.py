@@ -50,6 +50,49 @@ def only_message_with(srv, user: str, marker: str, timeout: float = 20.0) -> byt
 
 
 # --------------------------------------------------------------------------
+# EHLO
+
+
+BASE_EXTENSIONS = {"pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes",
+                   "chunking", "binarymime", "dsn"}
+
+
+@pytest.mark.parametrize("listener", ["smtp", "submission"])
+def test_ehlo_extensions_before_and_after_starttls(swallow, listener):
+    with smtplib.SMTP("127.0.0.1", swallow.ports[listener], timeout=30) as s:
+        code, _ = s.ehlo("client.outside.test")
+        assert code == 250
+        assert BASE_EXTENSIONS <= set(s.esmtp_features), s.esmtp_features
+        assert s.esmtp_features["size"] == str(SIZE_LIMIT)
+        assert "starttls" in s.esmtp_features
+        assert auth_mechanisms(s) == ["SCRAM-SHA-256"], auth_mechanisms(s)
+        s.starttls(context=tls_client_context())
+        s.ehlo("client.outside.test")
+        assert BASE_EXTENSIONS <= set(s.esmtp_features), s.esmtp_features
+        assert "starttls" not in s.esmtp_features
+        assert {"PLAIN", "LOGIN", "SCRAM-SHA-256"} <= set(auth_mechanisms(s)), auth_mechanisms(s)
+
+
+def test_ehlo_extensions_submissions(swallow):
+    with smtplib.SMTP_SSL("127.0.0.1", swallow.submissions, timeout=30,
+                          context=tls_client_context()) as s:
+        s.ehlo("client.outside.test")
+        assert BASE_EXTENSIONS <= set(s.esmtp_features), s.esmtp_features
+        assert "starttls" not in s.esmtp_features, "STARTTLS offered inside implicit TLS"
+        assert {"PLAIN", "LOGIN", "SCRAM-SHA-256"} <= set(auth_mechanisms(s))
+
+
+def test_plaintext_auth_allowed_by_config(swallow_factory):
+    srv = swallow_factory(allow_plaintext=True)
+    with smtplib.SMTP("127.0.0.1", srv.submission, timeout=30) as s:
+        s.ehlo("client.outside.test")
+        assert {"PLAIN", "LOGIN"} <= set(auth_mechanisms(s)), auth_mechanisms(s)
+        s.login(ALICE, ALICE_PASSWORD)
+        s.sendmail(ALICE, [BOB], message("plaintext allowed", sender=ALICE, to=BOB))
+    only_message_with(srv, BOB, "plaintext allowed")
+
+
+# --------------------------------------------------------------------------
 # submission: STARTTLS + AUTH
 
 
@@ -109,8 +152,6 @@ def test_submissions_implicit_tls(swallow):
     with smtplib.SMTP_SSL("127.0.0.1", swallow.submissions, timeout=30,
                           context=tls_client_context()) as s:
         s.ehlo("client.outside.test")
-        assert "starttls" not in s.esmtp_features, "STARTTLS offered inside implicit TLS"
-        assert "PLAIN" in auth_mechanisms(s)
         s.login(ALICE, ALICE_PASSWORD)
         s.sendmail(ALICE, [BOB], message("implicit tls", sender=ALICE, to=BOB))
     only_message_with(swallow, BOB, "implicit tls")

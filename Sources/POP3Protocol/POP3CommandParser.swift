@@ -1,0 +1,368 @@
+/// A resumable, bounded parser of POP3 command lines (RFC 1939 §3, RFC 2449 §3) and of the
+/// SASL response lines that follow a `+` challenge (RFC 5034 §4).
+///
+/// Framing rules (DESIGN.md §4, bounded everything):
+/// - a line ends in CRLF. A line ending in a bare LF is accepted as well, as Dovecot and
+///   Courier accept it: POP3 relays nothing, so the smuggling argument that makes SMTP strict
+///   does not apply, and hand-typed sessions (`nc`) work. A CR anywhere but right before the
+///   LF is an error (`-ERR` naming the bare CR);
+/// - a line longer than the configured limit (line end included) is consumed and discarded up
+///   to and including its LF, and answered with `-ERR Line too long`. While its LF has not
+///   arrived the parser keeps consuming and discarding, so it never asks the caller to buffer
+///   more than the limit.
+///
+/// Buffer contract: every `parse` call returns how many bytes it `consumed`; the caller drops
+/// exactly that many bytes from the front of its buffer, whatever the result. On
+/// `.needMoreBytes` with `consumed == 0` the input was left intact: call again once more bytes
+/// have been appended. One call returns at most one command, so pipelined commands (RFC 2449
+/// §6.6) come out one by one.
+///
+/// With SwiftNIO: `let (result, n) = buffer.withUnsafeReadableBytes { parser.parse($0) }`
+/// followed by `buffer.moveReaderIndex(forwardBy: n)`.
+public struct POP3CommandParser: Sendable {
+    /// Limits, with the defaults from `POP3Limits`.
+    public struct Configuration: Sendable, Hashable {
+        /// Longest command line including CRLF (default `POP3Limits.maxCommandLineLength`, 255).
+        public var maxCommandLineLength: Int
+        /// Longest `AUTH` line and SASL response line including CRLF
+        /// (default `POP3Limits.maxAuthLineLength`, 12288).
+        public var maxAuthLineLength: Int
+
+        public init(maxCommandLineLength: Int = POP3Limits.maxCommandLineLength,
+                    maxAuthLineLength: Int = POP3Limits.maxAuthLineLength) {
+            precondition(maxCommandLineLength >= 16, "a POP3 command line needs room for TOP with two numbers")
+            precondition(maxAuthLineLength >= maxCommandLineLength)
+            self.maxCommandLineLength = maxCommandLineLength
+            self.maxAuthLineLength = maxAuthLineLength
+        }
+    }
+
+    /// The outcome of one `parse` call.
+    public enum ParseResult: Sendable, Hashable {
+        /// A complete, syntactically valid command.
+        case command(POP3Command)
+        /// A rejected line: send this `-ERR` and carry on with the next line.
+        case error(POP3Response)
+        /// No complete line yet.
+        case needMoreBytes
+    }
+
+    /// The outcome of one `parseAuthResponse` call (RFC 5034 §4).
+    public enum AuthResponse: Sendable, Hashable {
+        /// The client's base64 response (syntax checked, not decoded; may be empty).
+        case response(String)
+        /// The client sent `*`: the exchange is cancelled, answer `-ERR` (RFC 5034 §4).
+        case cancel
+        /// A rejected line: send this `-ERR`; the AUTH exchange has failed.
+        case error(POP3Response)
+        /// No complete line yet.
+        case needMoreBytes
+    }
+
+    /// The `-ERR` texts the parser sends, so that tests and the session can name them.
+    public enum Errors {
+        public static let lineTooLong = POP3Response.error("Line too long")
+        public static let authLineTooLong = POP3Response.error("Authentication line too long")
+        public static let bareCarriageReturn = POP3Response.error("Bare CR in command line; lines end in CRLF")
+        public static let unknownCommand = POP3Response.error("Unknown command")
+        public static let emptyCommand = POP3Response.error("Empty command line")
+        public static let invalidBase64 = POP3Response.error("Invalid base64 in authentication response")
+        public static func syntax(_ usage: String) -> POP3Response { .error("Syntax: \(usage)") }
+        public static func noArguments(_ keyword: String) -> POP3Response { .error("\(keyword) takes no arguments") }
+        public static func invalidNumber(_ what: String) -> POP3Response { .error("Invalid \(what): expected a number") }
+        public static func invalidCharacters(_ keyword: String) -> POP3Response {
+            .error("\(keyword): argument contains control characters or invalid UTF-8")
+        }
+    }
+
+    public let configuration: Configuration
+
+    /// Non-nil while discarding the rest of an overlong line: the response to send at its end.
+    private var discardResponse: POP3Response?
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// True while the parser is discarding the rest of an overlong line.
+    public var isDiscardingOverlongLine: Bool { discardResponse != nil }
+
+    // MARK: Commands
+
+    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
+        let p = bytes.assumingMemoryBound(to: UInt8.self)
+        let limit = Self.startsWithAuth(p) ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
+        let (frame, consumed) = frameLine(p, limit: limit, tooLong: Errors.lineTooLong)
+        switch frame {
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .error(let response): return (.error(response), consumed)
+        case .line(let range):
+            switch Self.parseCommandLine(p, range) {
+            case .success(let command): return (.command(command), consumed)
+            case .failure(let error): return (.error(error.response), consumed)
+            }
+        }
+    }
+
+    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
+    public mutating func parse(_ bytes: ArraySlice<UInt8>) -> (result: ParseResult, consumed: Int) {
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// Parses at most one command line and removes the consumed bytes from `buffer`.
+    public mutating func parse(_ buffer: inout [UInt8]) -> ParseResult {
+        let (result, consumed) = buffer.withUnsafeBytes { parse($0) }
+        buffer.removeFirst(consumed)
+        return result
+    }
+
+    /// Parses one complete command line given without its line end (no framing, no length
+    /// limit). For tests and for callers that frame lines themselves.
+    public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
+        let bytes = Array(line)
+        return bytes.withUnsafeBufferPointer { p in
+            if p.contains(asciiLF) || p.contains(asciiCR) { return .error(Errors.bareCarriageReturn) }
+            switch parseCommandLine(p, 0..<p.count) {
+            case .success(let command): return .command(command)
+            case .failure(let error): return .error(error.response)
+            }
+        }
+    }
+
+    // MARK: SASL responses
+
+    /// Parses the client's response line after a `+` challenge (RFC 5034 §4): base64 text, or
+    /// `*` to cancel. Same framing rules as commands, limit `maxAuthLineLength`.
+    /// Drop `consumed` bytes.
+    ///
+    ///     client-response = *(base64 / "*") CRLF    ; "*" alone cancels
+    public mutating func parseAuthResponse(_ bytes: UnsafeRawBufferPointer) -> (result: AuthResponse, consumed: Int) {
+        let p = bytes.assumingMemoryBound(to: UInt8.self)
+        let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: Errors.authLineTooLong)
+        switch frame {
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .error(let response): return (.error(response), consumed)
+        case .line(let range):
+            var start = range.lowerBound, end = range.upperBound
+            while end > start, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+            while start < end, p[start] == asciiSP || p[start] == asciiHT { start += 1 }
+            let content = start..<end
+            if content.count == 1, p[content.lowerBound] == 0x2A { return (.cancel, consumed) }
+            guard isValidBase64(p, content) else { return (.error(Errors.invalidBase64), consumed) }
+            return (.response(asciiString(p, content)), consumed)
+        }
+    }
+
+    /// Parses the client's response line after a `+` challenge. Drop `consumed` bytes.
+    public mutating func parseAuthResponse(_ bytes: ArraySlice<UInt8>) -> (result: AuthResponse, consumed: Int) {
+        bytes.withUnsafeBytes { parseAuthResponse($0) }
+    }
+
+    /// Parses the client's response line and removes the consumed bytes from `buffer`.
+    public mutating func parseAuthResponse(_ buffer: inout [UInt8]) -> AuthResponse {
+        let (result, consumed) = buffer.withUnsafeBytes { parseAuthResponse($0) }
+        buffer.removeFirst(consumed)
+        return result
+    }
+
+    // MARK: Framing
+
+    enum Frame {
+        case line(Range<Int>)  // the content, without the line end
+        case error(POP3Response)
+        case needMoreBytes
+    }
+
+    private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: POP3Response) -> (Frame, Int) {
+        if let response = discardResponse {
+            let lf = firstLF(p, from: 0, to: p.count)
+            if lf < p.count {
+                discardResponse = nil
+                return (.error(response), lf + 1)
+            }
+            return (.needMoreBytes, p.count)
+        }
+        let window = min(p.count, limit)
+        let lf = firstLF(p, from: 0, to: window)
+        if lf == window {
+            // No LF within `limit` bytes.
+            if p.count < limit { return (.needMoreBytes, 0) }
+            // RFC 2449 §4: overlong. Discard through the LF, or everything we have.
+            let later = firstLF(p, from: window, to: p.count)
+            if later < p.count { return (.error(tooLong), later + 1) }
+            discardResponse = tooLong
+            return (.needMoreBytes, p.count)
+        }
+        let contentEnd = lf > 0 && p[lf - 1] == asciiCR ? lf - 1 : lf
+        if (0..<contentEnd).contains(where: { p[$0] == asciiCR }) {
+            return (.error(Errors.bareCarriageReturn), lf + 1)
+        }
+        return (.line(0..<contentEnd), lf + 1)
+    }
+
+    private static func startsWithAuth(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        p.count >= 5 && asciiUpper(p[0]) == 0x41 && asciiUpper(p[1]) == 0x55 && asciiUpper(p[2]) == 0x54
+            && asciiUpper(p[3]) == 0x48 && p[4] == asciiSP
+    }
+
+    // MARK: Grammar
+
+    struct SyntaxError: Error {
+        let response: POP3Response
+        init(_ response: POP3Response) { self.response = response }
+    }
+
+    typealias LineResult = Swift.Result<POP3Command, SyntaxError>
+
+    static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
+        // keyword = 3*4VCHAR, case-insensitive (RFC 1939 §3).
+        var i = range.lowerBound
+        while i < range.upperBound, p[i] != asciiSP, p[i] != asciiHT { i += 1 }
+        let keywordRange = range.lowerBound..<i
+        if keywordRange.isEmpty {
+            let blank = range.allSatisfy { p[$0] == asciiSP || p[$0] == asciiHT }
+            return .failure(SyntaxError(blank ? Errors.emptyCommand : Errors.unknownCommand))
+        }
+        guard keywordRange.count <= 4, keywordRange.allSatisfy({ isAlpha(p[$0]) }) else {
+            return .failure(SyntaxError(Errors.unknownCommand))
+        }
+        var keyword: UInt32 = 0
+        for k in keywordRange { keyword = keyword << 8 | UInt32(asciiUpper(p[k])) }
+        // Everything after the one SP (or HT) that ends the keyword: PASS takes it verbatim.
+        let rest = (i < range.upperBound ? i + 1 : i)..<range.upperBound
+
+        switch keyword {
+        case word("USER"):
+            // RFC 1939 §7: USER name
+            guard let args = split(p, rest), args.count == 1 else { return .failure(SyntaxError(Errors.syntax("USER name"))) }
+            guard let name = text(p, args[0], allowTab: false) else { return .failure(SyntaxError(Errors.invalidCharacters("USER"))) }
+            return .success(.user(name))
+        case word("PASS"):
+            // RFC 1939 §7: PASS string — "a POP3 server may treat spaces in the argument as
+            // part of the password, instead of as argument separators".
+            guard !rest.isEmpty else { return .failure(SyntaxError(Errors.syntax("PASS password"))) }
+            guard let password = text(p, rest, allowTab: true) else { return .failure(SyntaxError(Errors.invalidCharacters("PASS"))) }
+            return .success(.pass(password))
+        case word("APOP"):
+            // RFC 1939 §7: APOP name digest
+            guard let args = split(p, rest), args.count == 2 else { return .failure(SyntaxError(Errors.syntax("APOP name digest"))) }
+            guard let name = text(p, args[0], allowTab: false), let digest = text(p, args[1], allowTab: false) else {
+                return .failure(SyntaxError(Errors.invalidCharacters("APOP")))
+            }
+            return .success(.apop(name: name, digest: digest))
+        case word("STAT"): return noArguments(p, rest, "STAT", .stat)
+        case word("NOOP"): return noArguments(p, rest, "NOOP", .noop)
+        case word("RSET"): return noArguments(p, rest, "RSET", .rset)
+        case word("QUIT"): return noArguments(p, rest, "QUIT", .quit)
+        case word("CAPA"): return noArguments(p, rest, "CAPA", .capa)
+        case word("STLS"): return noArguments(p, rest, "STLS", .stls)  // RFC 2595 §4: no arguments
+        case word("LIST"), word("UIDL"):
+            // RFC 1939 §5, §7: LIST [msg], UIDL [msg]
+            let name = keyword == word("LIST") ? "LIST" : "UIDL"
+            guard let args = split(p, rest), args.count <= 1 else { return .failure(SyntaxError(Errors.syntax("\(name) [msg]"))) }
+            var number: Int? = nil
+            if let arg = args.first {
+                guard let n = self.number(p, arg) else { return .failure(SyntaxError(Errors.invalidNumber("message number"))) }
+                number = n
+            }
+            return .success(name == "LIST" ? .list(number) : .uidl(number))
+        case word("RETR"), word("DELE"):
+            // RFC 1939 §5: RETR msg, DELE msg
+            let name = keyword == word("RETR") ? "RETR" : "DELE"
+            guard let args = split(p, rest), args.count == 1 else { return .failure(SyntaxError(Errors.syntax("\(name) msg"))) }
+            guard let n = number(p, args[0]) else { return .failure(SyntaxError(Errors.invalidNumber("message number"))) }
+            return .success(name == "RETR" ? .retr(n) : .dele(n))
+        case word("TOP"):
+            // RFC 1939 §7: TOP msg n
+            guard let args = split(p, rest), args.count == 2 else { return .failure(SyntaxError(Errors.syntax("TOP msg lines"))) }
+            guard let n = number(p, args[0]) else { return .failure(SyntaxError(Errors.invalidNumber("message number"))) }
+            guard let lines = number(p, args[1]) else { return .failure(SyntaxError(Errors.invalidNumber("line count"))) }
+            return .success(.top(n, lines: lines))
+        case word("AUTH"):
+            return parseAuth(p, rest)
+        default:
+            return .failure(SyntaxError(Errors.unknownCommand))
+        }
+    }
+
+    /// A keyword as the big-endian packing of its uppercase letters.
+    private static func word(_ s: StaticString) -> UInt32 {
+        var v: UInt32 = 0
+        let u = s.utf8Start
+        for k in 0..<s.utf8CodeUnitCount { v = v << 8 | UInt32(u[k]) }
+        return v
+    }
+
+    private static func noArguments(_ p: UnsafeBufferPointer<UInt8>, _ rest: Range<Int>, _ keyword: String,
+                                    _ command: POP3Command) -> LineResult {
+        // Trailing white space is tolerated ("QUIT " from sloppy clients); anything else is not.
+        rest.allSatisfy({ p[$0] == asciiSP || p[$0] == asciiHT })
+            ? .success(command) : .failure(SyntaxError(Errors.noArguments(keyword)))
+    }
+
+    /// The parameters of `rest`: separated by one or more SP (RFC 1939 says one; more are
+    /// tolerated), trailing white space ignored. nil when a parameter is longer than `maxLength`.
+    private static func split(_ p: UnsafeBufferPointer<UInt8>, _ rest: Range<Int>,
+                              maxLength: Int = POP3Limits.maxParameterLength) -> [Range<Int>]? {
+        var end = rest.upperBound
+        while end > rest.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+        var result: [Range<Int>] = []
+        var i = rest.lowerBound
+        while i < end {
+            while i < end, p[i] == asciiSP { i += 1 }
+            let start = i
+            while i < end, p[i] != asciiSP { i += 1 }
+            if i > start {
+                guard i - start <= maxLength else { return nil }
+                result.append(start..<i)
+            }
+        }
+        return result
+    }
+
+    /// A parameter as text: valid UTF-8 (RFC 6856 lets UTF-8 logins through), no control
+    /// characters (a password may contain HT, which is text to it).
+    private static func text(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, allowTab: Bool) -> String? {
+        if range.contains(where: { isControl(p[$0]) && !(allowTab && p[$0] == asciiHT) }) { return nil }
+        return validatedString(p, range)
+    }
+
+    /// `msg = 1*DIGIT` (RFC 1939 §5), saturating at `Int.max` past `maxExactNumberDigits`.
+    private static func number(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, range.allSatisfy({ isDigit(p[$0]) }) else { return nil }
+        var value = 0
+        var digits = 0
+        for i in range {
+            if value == 0 && p[i] == 0x30 { continue }  // leading zeros
+            digits += 1
+            if digits > POP3Limits.maxExactNumberDigits { return Int.max }
+            value = value * 10 + Int(p[i] - 0x30)
+        }
+        return value
+    }
+
+    /// RFC 5034 §4, RFC 4422 §3.1:
+    ///
+    ///     auth-command     = "AUTH" [SP sasl-mech [SP initial-response]]
+    ///     sasl-mech        = 1*20mech-char
+    ///     mech-char        = UPPER-ALPHA / DIGIT / HYPHEN / UNDERSCORE
+    ///     initial-response = base64 / "="
+    ///
+    /// Mechanism names are accepted in any case and uppercased; a bare `AUTH` asks for the list.
+    static func parseAuth(_ p: UnsafeBufferPointer<UInt8>, _ rest: Range<Int>) -> LineResult {
+        let usage = SyntaxError(Errors.syntax("AUTH mechanism [initial-response]"))
+        // The initial response is bounded by the AUTH line limit, not by RFC 2449's 255.
+        guard let args = split(p, rest, maxLength: Int.max) else { return .failure(usage) }
+        guard let mech = args.first else { return .success(.auth(mechanism: nil, initialResponse: nil)) }
+        guard args.count <= 2, mech.count <= POP3Limits.maxSASLMechanismLength,
+              mech.allSatisfy({ isAlpha(p[$0]) || isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
+        else { return .failure(usage) }
+        let mechanism = String(decoding: mech.map { asciiUpper(p[$0]) }, as: UTF8.self)
+        guard args.count == 2 else { return .success(.auth(mechanism: mechanism, initialResponse: nil)) }
+        let response = args[1]
+        if response.count == 1, p[response.lowerBound] == 0x3D { return .success(.auth(mechanism: mechanism, initialResponse: "=")) }
+        guard isValidBase64(p, response) else { return .failure(SyntaxError(Errors.invalidBase64)) }
+        return .success(.auth(mechanism: mechanism, initialResponse: asciiString(p, response)))
+    }
+}

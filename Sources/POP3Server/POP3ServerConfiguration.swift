@@ -1,0 +1,63 @@
+import Logging
+import MailAuth
+import MailStore
+import NIOSSL
+import POP3Protocol
+
+/// Limits and policy of one POP3 listener (`pop3` with STLS, or `pop3s` with implicit TLS).
+/// Every limit has a documented default (DESIGN.md §4 "Bounded everything", §5.8).
+public struct POP3ServerConfiguration: Sendable {
+    /// Greeting and log name.
+    public var hostname: String
+    /// `pop3s` (RFC 8314 §3.3, port 995): TLS from the first byte. Otherwise `pop3` (port 110),
+    /// where STLS (RFC 2595 §4) is offered when the services have a TLS context.
+    public var implicitTLS: Bool
+    /// USER/PASS and AUTH PLAIN/LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`).
+    /// When false they are refused with `-ERR [AUTH]` and not advertised in CAPA (RFC 2595 §4).
+    public var allowPlaintextWithoutTLS = false
+    /// Longest command line, CRLF included (RFC 2449 §4: 255).
+    public var maxCommandLineLength = POP3Limits.maxCommandLineLength
+    /// Longest `AUTH` line and SASL response line, CRLF included (12288, see `POP3Limits`).
+    public var maxAuthLineLength = POP3Limits.maxAuthLineLength
+    /// Protocol errors (syntax, unknown command, wrong state, failed login) before the session
+    /// is closed. Dovecot's CLIENT_MAX_BAD_COMMANDS is 20.
+    public var maxErrors = 20
+    /// Idle time allowed between client commands. RFC 1939 §3: "at least 10 minutes".
+    public var idleTimeout: Duration = .seconds(600)
+    /// Concurrent connections from one client address (IPv6: per /64), as for SMTP.
+    public var maxConnectionsPerClient = 50
+    /// Bytes of pipelined input held while a command's work runs or while a large response
+    /// drains, before the server stops reading from the socket.
+    public var maxBufferedInput = 64 * 1024
+
+    public init(hostname: String, implicitTLS: Bool = false) {
+        self.hostname = hostname
+        self.implicitTLS = implicitTLS
+    }
+
+    /// The listener's name in logs and in `swallow serve`'s output: `pop3` or `pop3s`.
+    public var serviceName: String { implicitTLS ? "pop3s" : "pop3" }
+
+    var parserConfiguration: POP3CommandParser.Configuration {
+        POP3CommandParser.Configuration(maxCommandLineLength: maxCommandLineLength, maxAuthLineLength: maxAuthLineLength)
+    }
+}
+
+/// What POP3 sessions use: the directory (logins), the store (the INBOX), the auth throttle
+/// (share it with the other listeners so that guessing on one protocol slows the others too),
+/// the TLS context (nil: no STLS, and `pop3s` cannot accept connections), the logger.
+public struct POP3Services: Sendable {
+    public var directory: any UserDirectory
+    public var store: any MailStore
+    public var throttle: AuthThrottle
+    public var tls: NIOSSLContext?
+    public var logger: Logger
+
+    public init(directory: any UserDirectory, store: any MailStore, throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger) {
+        self.directory = directory
+        self.store = store
+        self.throttle = throttle
+        self.tls = tls
+        self.logger = logger
+    }
+}

@@ -1,0 +1,423 @@
+import Foundation
+import Logging
+import MailAuth
+import MailStore
+import MailStoreSQLite
+import NIOCore
+import NIOEmbedded
+import NIOSSL
+import POP3Protocol
+import ServerSupport
+import Testing
+@testable import POP3Server
+
+/// A temporary SQLite store and directory with alice@example.test.
+final class Fixture: Sendable {
+    static let password = "alice correct horse"
+    let path: URL
+    let database: SQLiteDatabase
+    let store: SQLiteMailStore
+    let users: SQLiteDirectory
+    let alice: Account
+
+    init() async throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-pop3-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(path: path.appendingPathComponent("test.sqlite").path)
+        store = SQLiteMailStore(database)
+        users = SQLiteDirectory(database)
+        try await users.addDomain("example.test")
+        alice = try await users.addUser("alice@example.test", passwordHash: try PasswordHash.make(Self.password, scheme: .sha512crypt),
+                                        scram: SCRAMCredentials.derive(password: Self.password).storageString, quotaBytes: 0)
+        try await store.prepareAccount(alice.id)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: path) }
+
+    func services(tls: NIOSSLContext? = nil) -> POP3Services {
+        var logger = Logger(label: "pop3-test")
+        logger.logLevel = .critical
+        return POP3Services(directory: users, store: store,
+                            throttle: AuthThrottle(configuration: .init(baseDelay: .milliseconds(1), maximumDelay: .milliseconds(4))),
+                            tls: tls, logger: logger)
+    }
+
+    @discardableResult
+    func deliver(_ message: String) async throws -> UInt32 {
+        try await store.append(alice.id, to: "INBOX", NewMessage(bytes: Array(message.utf8), internalDate: InternalDate(seconds: 1_700_000_000))).uid
+    }
+
+    var inbox: MailboxInfo {
+        get async throws { try await store.mailbox(alice.id, named: "INBOX") }
+    }
+
+    func messages() async throws -> [MessageSummary] { try await store.allMessages(in: try await inbox.id) }
+}
+
+/// One POP3 connection on an in-memory channel, read the way a client reads.
+final class Wire {
+    let channel: NIOAsyncTestingChannel
+    private var pending: [UInt8] = []
+
+    init(_ fixture: Fixture, plaintext: Bool = false, tls: NIOSSLContext? = nil, limiter: ConnectionLimiter = ConnectionLimiter(limitPerClient: 10),
+         configure: (inout POP3ServerConfiguration) -> Void = { _ in }) async throws {
+        var config = POP3ServerConfiguration(hostname: "pop.example.test")
+        config.allowPlaintextWithoutTLS = plaintext
+        configure(&config)
+        let services = fixture.services(tls: tls)
+        let configuration = config
+        channel = try await NIOAsyncTestingChannel { channel in
+            let session = POP3Session(configuration: configuration, clientIP: "192.0.2.1", tlsAvailable: services.tls != nil, tlsActive: false)
+            try channel.pipeline.syncOperations.addHandler(POP3ConnectionHandler(session: session, services: services, limiter: limiter))
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).get()
+    }
+
+    func send(_ text: String) async throws {
+        try await channel.writeInbound(ByteBuffer(string: text))
+    }
+
+    /// Reads until `complete` finds the end of a response in the pending bytes (its length).
+    private func read(_ complete: ([UInt8]) -> Int?) async throws -> [UInt8] {
+        let channel = self.channel
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            try? await channel.close()
+        }
+        defer { watchdog.cancel() }
+        while true {
+            if let n = complete(pending) {
+                let response = Array(pending[0..<n])
+                pending.removeFirst(n)
+                return response
+            }
+            let buffer = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+            pending += buffer.readableBytesView
+        }
+    }
+
+    /// One single-line response, without CRLF.
+    func line() async throws -> String {
+        let bytes = try await read { p in Self.crlf(in: p, from: 0).map { $0 + 2 } }
+        return String(decoding: bytes.dropLast(2), as: UTF8.self)
+    }
+
+    /// A multi-line response: the first line and the body exactly as sent (stuffed), without
+    /// the terminating ".CRLF".
+    func multiline() async throws -> (first: String, body: [UInt8]) {
+        let bytes = try await read { p in
+            guard let first = Self.crlf(in: p, from: 0) else { return nil }
+            if p.count >= first + 5, Array(p[(first + 2)..<(first + 5)]) == [0x2E, 0x0D, 0x0A] { return first + 5 }
+            var i = first
+            while let next = Self.crlf(in: p, from: i) {
+                if p.count >= next + 5, Array(p[(next + 2)..<(next + 5)]) == [0x2E, 0x0D, 0x0A] { return next + 5 }
+                i = next + 2
+            }
+            return nil
+        }
+        let first = Self.crlf(in: bytes, from: 0)!
+        return (String(decoding: bytes[0..<first], as: UTF8.self), Array(bytes[(first + 2)..<(bytes.count - 3)]))
+    }
+
+    /// A listing's lines.
+    func lines() async throws -> (first: String, lines: [String]) {
+        let (first, body) = try await multiline()
+        let text = String(decoding: body, as: UTF8.self)
+        return (first, text.isEmpty ? [] : text.components(separatedBy: "\r\n").dropLast().map { $0 })
+    }
+
+    func command(_ line: String) async throws -> String {
+        try await send(line + "\r\n")
+        return try await self.line()
+    }
+
+    func login() async throws -> String {
+        _ = try await line()  // greeting
+        _ = try await command("USER alice@example.test")
+        return try await command("PASS \(Fixture.password)")
+    }
+
+    /// Waits for the server to close the connection.
+    func closed() async throws {
+        let channel = self.channel
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            try? await channel.close()
+        }
+        defer { watchdog.cancel() }
+        try await channel.closeFuture.get()
+    }
+
+    var remaining: [UInt8] { pending }
+
+    static func crlf(in p: [UInt8], from start: Int) -> Int? {
+        var i = start
+        while i + 1 < p.count {
+            if p[i] == 0x0D && p[i + 1] == 0x0A { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// A self-signed certificate for the STLS tests (CN=pop3.test, P-256, valid until 2126).
+enum TestTLS {
+    static let certificate = """
+        -----BEGIN CERTIFICATE-----
+        MIIBfzCCASWgAwIBAgIUf8i4UluETEcg3xIc/Hg73LDhuawwCgYIKoZIzj0EAwIw
+        FDESMBAGA1UEAwwJcG9wMy50ZXN0MCAXDTI2MTEyOTEyMzU1NloYDzIxMjYxMTA1
+        MTIzNTU2WjAUMRIwEAYDVQQDDAlwb3AzLnRlc3QwWTATBgcqhkjOPQIBBggqhkjO
+        PQMBBwNCAARoyySpvTI04Jb4hs5U0xvQY7KKbFYBWnJAoi/VIMZn1gBiq83SFzti
+        JR5cmIu1Sq7zmtMCNB9LMI+mM8bo0Lxpo1MwUTAdBgNVHQ4EFgQUfdc3XBk8yHzI
+        ktVVBPL5lez3EWEwHwYDVR0jBBgwFoAUfdc3XBk8yHzIktVVBPL5lez3EWEwDwYD
+        VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA5HbBDnOahzQiRZK/ioyB
+        gW7o9vGIDhvwQVdqcGuCj1ACIA0A4meGjY4b8F3J+otID9cMRvmxPaxRlGe+tVzz
+        B7+z
+        -----END CERTIFICATE-----
+        """
+    static let privateKey = """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg6TVRYZZphA+EKRca
+        Pe5c0fBU963vqrrTP0XwYW4V3x2hRANCAARoyySpvTI04Jb4hs5U0xvQY7KKbFYB
+        WnJAoi/VIMZn1gBiq83SFztiJR5cmIu1Sq7zmtMCNB9LMI+mM8bo0Lxp
+        -----END PRIVATE KEY-----
+        """
+
+    static func context() throws -> NIOSSLContext {
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKey.utf8), format: .pem)))
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+
+@Suite("POP3 connection handler (in-memory channel, SQLite store)")
+struct POP3ConnectionHandlerTests {
+    static let one = "From: a@outside.test\r\nSubject: one\r\n\r\n.leading dot\r\nbody\r\n"
+    static let two = "From: b@outside.test\r\nSubject: two\r\n\r\nsecond\r\n"
+    static let three = "From: c@outside.test\r\nSubject: three\r\n\r\nthird\r\nline 2\r\nline 3\r\n"
+
+    @Test func fullSessionWithUserPass() async throws {
+        let fixture = try await Fixture()
+        let uids = [try await fixture.deliver(Self.one), try await fixture.deliver(Self.two), try await fixture.deliver(Self.three)]
+        let validity = try await fixture.inbox.uidValidity
+        let wire = try await Wire(fixture, plaintext: true)
+        #expect(try await wire.line() == "+OK pop.example.test Swallow POP3 ready.")
+        try await wire.send("CAPA\r\n")
+        let caps = try await wire.lines()
+        #expect(caps.lines.contains("USER") && caps.lines.contains("UIDL") && caps.lines.contains("TOP"))
+        #expect(try await wire.command("USER alice@example.test") == "+OK Send PASS")
+        let sizes = [Self.one, Self.two, Self.three].map(\.utf8.count)
+        #expect(try await wire.command("PASS \(Fixture.password)") == "+OK Logged in: 3 messages (\(sizes.reduce(0, +)) octets)")
+        #expect(try await wire.command("STAT") == "+OK 3 \(sizes.reduce(0, +))")
+        try await wire.send("LIST\r\n")
+        #expect(try await wire.lines().lines == ["1 \(sizes[0])", "2 \(sizes[1])", "3 \(sizes[2])"])
+        try await wire.send("UIDL\r\n")
+        #expect(try await wire.lines().lines == uids.enumerated().map { "\($0.offset + 1) \(validity).\($0.element)" })
+        try await wire.send("RETR 1\r\n")
+        let retr = try await wire.multiline()
+        #expect(retr.first == "+OK \(sizes[0]) octets")
+        #expect(String(decoding: retr.body, as: UTF8.self) == Self.one.replacingOccurrences(of: "\r\n.leading", with: "\r\n..leading"))
+        try await wire.send("TOP 3 1\r\n")
+        let top = try await wire.multiline()
+        #expect(top.first.hasPrefix("+OK"))
+        #expect(String(decoding: top.body, as: UTF8.self) == "From: c@outside.test\r\nSubject: three\r\n\r\nthird\r\n")
+        #expect(try await wire.command("DELE 2") == "+OK Message 2 deleted")
+        #expect(try await wire.command("RETR 2") == "-ERR Message 2 is marked deleted")
+        #expect(try await wire.command("NOOP") == "+OK")
+        #expect(try await fixture.messages().count == 3, "DELE takes effect only at QUIT")
+        #expect(try await wire.command("QUIT") == "+OK pop.example.test Swallow POP3 signing off (1 message deleted)")
+        try await wire.closed()
+        let left = try await fixture.messages()
+        #expect(left.map(\.uid) == [uids[0], uids[2]])
+        #expect(left[0].flags.system.contains(.seen), "RETR marks \\Seen")
+        #expect(!left[1].flags.system.contains(.seen), "TOP does not")
+    }
+
+    @Test func droppedConnectionDeletesNothing() async throws {
+        let fixture = try await Fixture()
+        try await fixture.deliver(Self.one)
+        try await fixture.deliver(Self.two)
+        let wire = try await Wire(fixture, plaintext: true)
+        #expect(try await wire.login().hasPrefix("+OK Logged in"))
+        #expect(try await wire.command("DELE 1") == "+OK Message 1 deleted")
+        try await wire.send("RETR 2\r\n")
+        _ = try await wire.multiline()
+        try await wire.channel.close()
+        #expect(try await fixture.messages().count == 2)
+        // The \Seen flag for what RETR sent is applied on disconnect (as Dovecot does).
+        var seen = false
+        for _ in 0..<200 where !seen {
+            seen = try await fixture.messages()[1].flags.system.contains(.seen)
+            if !seen { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(seen)
+        #expect(try await !fixture.messages()[0].flags.system.contains(.deleted))
+    }
+
+    /// The UPDATE expunges exactly the DELE'd UIDs: a \Deleted flag some IMAP client set on
+    /// another message stays as it is.
+    @Test func quitExpungesOnlyWhatWasDeleted() async throws {
+        let fixture = try await Fixture()
+        let a = try await fixture.deliver(Self.one)
+        let b = try await fixture.deliver(Self.two)
+        let c = try await fixture.deliver(Self.three)
+        let inbox = try await fixture.inbox
+        _ = try await fixture.store.setFlags(in: inbox.id, uids: UIDSet([c]), .add, MessageFlags(system: .deleted), unchangedSince: nil)
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.login()
+        #expect(try await wire.command("DELE 1") == "+OK Message 1 deleted")
+        #expect(try await wire.command("QUIT").hasPrefix("+OK"))
+        try await wire.closed()
+        let left = try await fixture.messages()
+        #expect(left.map(\.uid) == [b, c])
+        #expect(left[1].flags.system.contains(.deleted))
+        #expect(!left.contains { $0.uid == a })
+    }
+
+    @Test func maildropIsASnapshotAndUIDLIsStable() async throws {
+        let fixture = try await Fixture()
+        try await fixture.deliver(Self.one)
+        let first = try await Wire(fixture, plaintext: true)
+        #expect(try await first.login() == "+OK Logged in: 1 message (\(Self.one.utf8.count) octets)")
+        try await first.send("UIDL\r\n")
+        let before = try await first.lines().lines
+        try await fixture.deliver(Self.two)  // arrives during the session
+        #expect(try await first.command("STAT") == "+OK 1 \(Self.one.utf8.count)")
+        #expect(try await first.command("RETR 2").hasPrefix("-ERR No such message"))
+        #expect(try await first.command("QUIT").hasPrefix("+OK"))
+        let second = try await Wire(fixture, plaintext: true)
+        #expect(try await second.login().hasPrefix("+OK Logged in: 2 messages"))
+        try await second.send("UIDL\r\n")
+        let after = try await second.lines().lines
+        #expect(after.first == before.first && after.count == 2)
+        // Two sessions at once on one maildrop are fine (as Dovecot allows).
+        let third = try await Wire(fixture, plaintext: true)
+        #expect(try await third.login().hasPrefix("+OK Logged in: 2 messages"))
+    }
+
+    @Test func plaintextIsRefusedBeforeTLSButSCRAMWorks() async throws {
+        let fixture = try await Fixture()
+        try await fixture.deliver(Self.one)
+        let wire = try await Wire(fixture, tls: try TestTLS.context())
+        _ = try await wire.line()
+        try await wire.send("CAPA\r\n")
+        let caps = try await wire.lines().lines
+        #expect(!caps.contains("USER") && caps.contains("SASL SCRAM-SHA-256") && caps.contains("STLS"))
+        #expect(try await wire.command("USER alice@example.test")
+                == "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; use STLS first")
+        #expect(try await wire.command("AUTH PLAIN \(base64("\0alice@example.test\0\(Fixture.password)"))").hasPrefix("-ERR [AUTH]"))
+        // SCRAM-SHA-256 (RFC 7677) through RFC 5034 challenges.
+        var client = SCRAMClient(username: "alice@example.test", password: Fixture.password)
+        #expect(try await wire.command("AUTH SCRAM-SHA-256") == "+ ")
+        let serverFirst = try await wire.command(Data(client.clientFirstMessage()).base64EncodedString())
+        #expect(serverFirst.hasPrefix("+ "))
+        let final = try client.clientFinalMessage(serverFirst: Array(Data(base64Encoded: String(serverFirst.dropFirst(2)))!))
+        let serverFinal = try await wire.command(Data(final).base64EncodedString())
+        #expect(serverFinal.hasPrefix("+ "))
+        try client.verifyServerFinal(Array(Data(base64Encoded: String(serverFinal.dropFirst(2)))!))
+        #expect(try await wire.command("") == "+OK Logged in: 1 message (\(Self.one.utf8.count) octets)")
+    }
+
+    @Test func authPlainAndLogin() async throws {
+        let fixture = try await Fixture()
+        let plain = try await Wire(fixture, plaintext: true)
+        _ = try await plain.line()
+        #expect(try await plain.command("AUTH PLAIN \(base64("\0alice@example.test\0\(Fixture.password)"))").hasPrefix("+OK Logged in"))
+        let login = try await Wire(fixture, plaintext: true)
+        _ = try await login.line()
+        try await login.send("AUTH\r\n")
+        #expect(try await login.lines().lines == ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
+        #expect(try await login.command("AUTH LOGIN") == "+ \(base64("Username:"))")
+        #expect(try await login.command(base64("alice@example.test")) == "+ \(base64("Password:"))")
+        #expect(try await login.command(base64(Fixture.password)).hasPrefix("+OK Logged in"))
+        let cancelled = try await Wire(fixture, plaintext: true)
+        _ = try await cancelled.line()
+        #expect(try await cancelled.command("AUTH PLAIN") == "+ ")
+        #expect(try await cancelled.command("*") == "-ERR Authentication cancelled")
+        #expect(try await cancelled.command("STAT").hasPrefix("-ERR STAT is not valid in the AUTHORIZATION state"))
+    }
+
+    @Test func wrongPasswordIsThrottled() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.line()
+        _ = try await wire.command("USER alice@example.test")
+        #expect(try await wire.command("PASS wrong") == "-ERR [AUTH] Authentication failed")
+        _ = try await wire.command("USER nobody@example.test")
+        #expect(try await wire.command("PASS wrong") == "-ERR [AUTH] Authentication failed", "unknown users look the same")
+        #expect(try await wire.command("AUTH PLAIN \(base64("\0alice@example.test\0nope"))") == "-ERR [AUTH] Authentication failed")
+    }
+
+    /// RFC 2595 §4, DESIGN.md §4: bytes pipelined after STLS are never executed.
+    @Test func stlsRefusesPipelinedCommands() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, plaintext: true, tls: try TestTLS.context())
+        _ = try await wire.line()
+        try await wire.send("STLS\r\nUSER alice@example.test\r\n")
+        #expect(try await wire.line() == "-ERR Pipelined data after STLS; closing connection")
+        try await wire.closed()
+    }
+
+    @Test func stlsHandsTheConnectionToTLS() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, tls: try TestTLS.context())
+        _ = try await wire.line()
+        #expect(try await wire.command("STLS") == "+OK Begin TLS negotiation")
+        try await wire.channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()
+        // Plaintext now is a broken handshake, not a command.
+        try await wire.send("USER alice@example.test\r\n")
+        try await wire.closed()
+    }
+
+    @Test func badInputGetsPreciseErrorsThenTheConnectionCloses() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture) { $0.maxErrors = 5 }
+        _ = try await wire.line()
+        #expect(try await wire.command(String(repeating: "x", count: 300)) == "-ERR Line too long")
+        #expect(try await wire.command("FROB") == "-ERR Unknown command")
+        #expect(try await wire.command("RETR x") == "-ERR Invalid message number: expected a number")
+        try await wire.send("NOOP\rSTAT\r\n")
+        #expect(try await wire.line() == "-ERR Bare CR in command line; lines end in CRLF")
+        #expect(try await wire.command("CAPA extra") == "-ERR Too many errors, closing connection")
+        try await wire.closed()
+    }
+
+    @Test func largeMessageArrivesIntact() async throws {
+        let fixture = try await Fixture()
+        var body = "From: big@outside.test\r\nSubject: big\r\n\r\n"
+        for i in 0..<40_000 { body += i % 7 == 0 ? ".dot line \(i)\r\n" : "line \(i) of a long message with some text in it\r\n" }
+        try await fixture.deliver(body)
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.login()
+        try await wire.send("RETR 1\r\nQUIT\r\n")
+        let retr = try await wire.multiline()
+        #expect(retr.first == "+OK \(body.utf8.count) octets")
+        let text = String(decoding: retr.body, as: UTF8.self)
+        #expect(text.replacingOccurrences(of: "\r\n..", with: "\r\n.") == body)
+        #expect(try await wire.line().hasPrefix("+OK"))
+    }
+
+    /// RFC 1939 §3: the autologout timer is at least 10 minutes. NIO's IdleStateHandler
+    /// measures real time, so the test delivers its event instead of waiting.
+    @Test func idleTimeout() async throws {
+        #expect(POP3ServerConfiguration(hostname: "x").idleTimeout == .seconds(600))
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture)
+        _ = try await wire.line()
+        wire.channel.pipeline.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.read)
+        #expect(try await wire.line() == "-ERR Disconnected for inactivity")
+        try await wire.closed()
+    }
+
+    @Test func connectionLimit() async throws {
+        let fixture = try await Fixture()
+        let limiter = ConnectionLimiter(limitPerClient: 1)
+        #expect(limiter.acquire("192.0.2.1"))
+        let wire = try await Wire(fixture, limiter: limiter)
+        #expect(try await wire.line() == "-ERR [SYS/TEMP] Too many connections from your address")
+        try await wire.closed()
+    }
+}

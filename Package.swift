@@ -56,8 +56,11 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "MailQueue",
+                "MailCore", "MailAuth", "MailStore", "MailQueue", "SMTPProtocol",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
         .target(
@@ -106,7 +109,7 @@ let package = Package(
         .target(
             name: "SwallowRuntime",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer",
+                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,6 +140,16 @@ let package = Package(
         .testTarget(name: "MailAuthTests", dependencies: ["MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"], swiftSettings: strict),
         .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol"], swiftSettings: strict),
+        .testTarget(
+            name: "POP3ServerTests",
+            dependencies: [
+                "POP3Server", "POP3Protocol", "MailAuth", "MailStore", "MailCore", "MailStoreSQLite", "ServerSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IMAPServerTests",

@@ -72,10 +72,14 @@ public final class OutboundQueue: Sendable {
 
     public init(path: String) throws {
         var config = Configuration()
+        config.foreignKeysEnabled = true
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let previous = umask(0o077)
-        defer { umask(previous) }
+        // Mail files are never world-readable (DESIGN.md §4 least privilege). The file is made
+        // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+        // (Not umask: it is process-wide, and other threads create files too.)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
         pool = try DatabasePool(path: path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -179,6 +183,54 @@ public final class OutboundQueue: Sendable {
             return try await pool.write { db in
                 try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE state = 0", arguments: [now.timeIntervalSince1970])
                 return db.changesCount
+            }
+        } catch { throw Self.map(error) }
+    }
+
+    /// Messages with at least one pending recipient due by `now`, oldest first.
+    public func due(now: Date = Date(), limit: Int = 100) async throws(QueueError) -> [QueuedMessage] {
+        let ids: [String]
+        do {
+            ids = try await pool.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT DISTINCT message_id FROM queue_recipient WHERE state = 0 AND next_attempt <= ?
+                    ORDER BY message_id LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970, limit])
+            }
+        } catch { throw Self.map(error) }
+        var result: [QueuedMessage] = []
+        for id in ids {
+            guard let queueID = QueueID(id), let m = try? await message(queueID) else { continue }
+            result.append(m)
+        }
+        return result
+    }
+
+    /// The earliest next attempt of any pending recipient.
+    public func nextDue() async throws(QueueError) -> Date? {
+        do {
+            return try await pool.read { db in
+                try Double.fetchOne(db, sql: "SELECT min(next_attempt) FROM queue_recipient WHERE state = 0")
+                    .map { Date(timeIntervalSince1970: $0) }
+            }
+        } catch { throw Self.map(error) }
+    }
+
+    /// Records attempt results; a message whose recipients are all done leaves the queue, in the
+    /// same transaction (it is "sent twice" only if we crash between the remote 250 and this).
+    public func record(_ id: QueueID, _ updates: [QueuedMessage.Recipient]) async throws(QueueError) {
+        do {
+            try await pool.write { db in
+                for r in updates {
+                    try db.execute(sql: """
+                        UPDATE queue_recipient SET state = ?, attempts = ?, next_attempt = ?, last_error = ?
+                        WHERE message_id = ? AND address = ?
+                        """, arguments: [r.state.rawValue, r.attempts, r.nextAttempt.timeIntervalSince1970, r.lastError,
+                                         id.rawValue, r.address])
+                }
+                let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND state = 0",
+                                               arguments: [id.rawValue]) ?? 0
+                if pending == 0 { try db.execute(sql: "DELETE FROM queue_message WHERE id = ?", arguments: [id.rawValue]) }
             }
         } catch { throw Self.map(error) }
     }

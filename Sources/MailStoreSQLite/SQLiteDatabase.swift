@@ -30,9 +30,11 @@ public final class SQLiteDatabase: Sendable {
             // losing the last commits on power failure).
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        // Mail files are never world-readable (DESIGN.md §4 least privilege).
-        let previous = umask(0o077)
-        defer { umask(previous) }
+        // Mail files are never world-readable (DESIGN.md §4 least privilege). The file is made
+        // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+        // (Not umask: it is process-wide, and other threads create files too.)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
         pool = try DatabasePool(path: path, configuration: config)
         try Schema.migrator.migrate(pool)
     }

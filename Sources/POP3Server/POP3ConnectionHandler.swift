@@ -74,11 +74,13 @@ final class POP3ConnectionHandler: ChannelInboundHandler {
         if acquiredSlot { limiter.release(session.clientIP) }
         acquiredSlot = false
         mode = .closed
+        if session.state == .transaction {
+            // RFC 1939 §6: no UPDATE without QUIT, so DELE marks are dropped.
+            logger.info("disconnected without QUIT", metadata: ["deletions_dropped": "\(session.deleted.filter { $0 }.count)"])
+        }
         if let owed = session.seenOnDisconnect {
-            // Dovecot applies \Seen for what RETR sent even without QUIT; deletions are dropped
-            // (RFC 1939 §6: no UPDATE without QUIT).
+            // Dovecot applies \Seen for what RETR sent even without QUIT.
             let store = services.store, logger = self.logger
-            logger.info("disconnected without QUIT: no messages deleted")
             Task {
                 do {
                     _ = try await store.setFlags(in: owed.mailbox, uids: owed.uids, .add, MessageFlags(system: .seen), unchangedSince: nil)
@@ -86,8 +88,6 @@ final class POP3ConnectionHandler: ChannelInboundHandler {
                     logger.error("cannot set \\Seen after disconnect", metadata: ["error": "\(error)"])
                 }
             }
-        } else if session.state == .transaction {
-            logger.info("disconnected without QUIT: no messages deleted")
         }
         logger.debug("disconnect")
         context.fireChannelInactive()

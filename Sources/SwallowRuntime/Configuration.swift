@@ -50,11 +50,22 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Relay: Sendable, Equatable {
         public var trustedNetworks: [CIDRNetwork] = [CIDRNetwork("127.0.0.0/8")!, CIDRNetwork("::1/128")!]
         public var smarthost: HostPort?
+        /// AUTH PLAIN credentials for the smarthost, sent only over TLS.
+        public var smarthostUser = ""
+        public var smarthostPassword = ""
     }
 
     public struct DNS: Sendable, Equatable {
         /// Empty: use /etc/resolv.conf.
         public var nameservers: [HostPort] = []
+    }
+
+    /// Outbound queue timing (Postfix: minimal_backoff_time, maximal_backoff_time,
+    /// maximal_queue_lifetime), in seconds.
+    public struct Queue: Sendable, Equatable {
+        public var minBackoff = 300
+        public var maxBackoff = 4 * 3600
+        public var maxLifetime = 5 * 24 * 3600
     }
 
     public enum Backend: String, Sendable, Equatable {
@@ -74,6 +85,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var dns = DNS()
     /// Per-domain next hop, like Postfix transport_maps: domain (lowercased) -> host:port.
     public var transport: [String: HostPort] = [:]
+    public var queue = Queue()
     public var store = Store()
 
     /// Where this configuration was read from (for messages and relative paths).

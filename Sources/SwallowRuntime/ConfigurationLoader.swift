@@ -26,7 +26,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "store"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -70,7 +70,9 @@ extension SwallowConfiguration {
         if let auth = try reader.section(table, "auth", allowed: ["allow_plaintext_without_tls"]) {
             if let v = try reader.bool(auth, "auth", "allow_plaintext_without_tls") { config.auth.allowPlaintextWithoutTLS = v }
         }
-        if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost"]) {
+        if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost", "smarthost_user", "smarthost_password"]) {
+            if let v = try reader.string(relay, "relay", "smarthost_user") { config.relay.smarthostUser = v }
+            if let v = try reader.string(relay, "relay", "smarthost_password") { config.relay.smarthostPassword = v }
             if let nets = try reader.stringArray(relay, "relay", "trusted_networks") {
                 config.relay.trustedNetworks = try nets.map { (s: String) throws(ConfigurationError) -> CIDRNetwork in
                     guard let n = CIDRNetwork(s) else { throw reader.error("relay.trusted_networks", "'\(s)' is not a valid CIDR network") }
@@ -98,6 +100,17 @@ extension SwallowConfiguration {
                 guard HostPort.isHostname(Substring(key)) else { throw reader.error("transport.\(key)", "'\(key)' is not a domain") }
                 guard let hp = HostPort(value) else { throw reader.error("transport.\(key)", "'\(value)' is not a valid host:port") }
                 config.transport[key.lowercased()] = hp
+            }
+        }
+        if let queue = try reader.section(table, "queue", allowed: ["min_backoff", "max_backoff", "max_lifetime"]) {
+            for (key, path) in [("min_backoff", \SwallowConfiguration.Queue.minBackoff), ("max_backoff", \.maxBackoff),
+                                ("max_lifetime", \.maxLifetime)] {
+                guard let value = queue[key] else { continue }
+                guard let seconds = value.int, seconds > 0 else { throw reader.error("queue.\(key)", "must be a positive number of seconds") }
+                config.queue[keyPath: path] = seconds
+            }
+            if config.queue.minBackoff > config.queue.maxBackoff {
+                throw reader.error("queue.min_backoff", "must not exceed queue.max_backoff")
             }
         }
         if let store = try reader.section(table, "store", allowed: ["backend", "url"]) {

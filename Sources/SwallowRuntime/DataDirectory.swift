@@ -99,6 +99,11 @@ public enum DataDirectory {
             [dns]
             nameservers = []                   # "ip:port"; empty = /etc/resolv.conf
 
+            [queue]                            # outbound retries, in seconds
+            min_backoff = 300                  # first retry; doubles per attempt
+            max_backoff = 14400
+            max_lifetime = 432000              # bounce after 5 days
+
             [transport]                        # per-domain next hop, like Postfix transport_maps
             # "example.net" = "127.0.0.1:2526"
 

@@ -9,6 +9,7 @@ import NIOSSL
 import ServerSupport
 import ServiceLifecycle
 import IMAPServer
+import POP3Server
 import SMTPServer
 
 /// `swallow serve`: every configured listener and service in one ServiceGroup; SIGTERM and
@@ -74,6 +75,19 @@ public struct Runtime: Sendable {
             imap.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
             let listener = IMAPServer.listener(configuration: imap, addresses: addresses.map { ($0.host, $0.port) },
                                                services: imapServices, group: group)
+            try await bind(listener, name: name, addresses: addresses, announce: announce)
+            services_.append(listener)
+            served.insert(name)
+        }
+        // POP3 (RFC 1939): STLS on listen.pop3, implicit TLS on listen.pop3s.
+        let pop3Services = POP3Services(directory: backend.directory, store: backend.store, throttle: services.throttle,
+                                        tls: tls, logger: logger)
+        for (name, addresses, implicitTLS) in [("pop3", config.listen.pop3, false), ("pop3s", config.listen.pop3s, true)]
+        where !addresses.isEmpty {
+            var pop3 = POP3ServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)
+            pop3.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            let listener = POP3Server.listener(configuration: pop3, addresses: addresses.map { ($0.host, $0.port) },
+                                               services: pop3Services, group: group)
             try await bind(listener, name: name, addresses: addresses, announce: announce)
             services_.append(listener)
             served.insert(name)

@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import MailCore
+import NIOCore
+import NIOSSL
+import SMTPProtocol
+
+/// The client side of one SMTP transaction, step by step (RFC 5321 §3.3, §4.3.2).
+struct ClientSession {
+    let envelope: SMTPClient.Envelope
+    let configuration: SMTPClient.Configuration
+    let serverName: String
+    let logger: Logger
+    private(set) var outcomes: [(recipient: String, outcome: SMTPClient.Outcome)] = []
+    private(set) var usedTLS = false
+    private(set) var transcript: [String] = []
+    private var capabilities: [String] = []
+
+    init(envelope: SMTPClient.Envelope, configuration: SMTPClient.Configuration, serverName: String, logger: Logger) {
+        self.envelope = envelope
+        self.configuration = configuration
+        self.serverName = serverName
+        self.logger = logger
+    }
+
+    /// Every recipient without an outcome yet fails temporarily (connection trouble).
+    mutating func failRemaining(_ why: String) {
+        for r in envelope.recipients where !outcomes.contains(where: { $0.recipient == r }) {
+            outcomes.append((r, .temporary(why)))
+        }
+    }
+
+    private mutating func failAll(_ reply: SMTPReply, during step: String) {
+        let text = "\(step): \(reply)"
+        for r in envelope.recipients where !outcomes.contains(where: { $0.recipient == r }) {
+            outcomes.append((r, reply.isPermanentFailure ? .permanent(text) : .temporary(text)))
+        }
+    }
+
+    private func has(_ keyword: String) -> Bool {
+        capabilities.contains { $0.uppercased() == keyword || $0.uppercased().hasPrefix(keyword + " ") }
+    }
+
+    private func capabilityValue(_ keyword: String) -> String? {
+        capabilities.first { $0.uppercased().hasPrefix(keyword + " ") }.map { String($0.dropFirst(keyword.count + 1)) }
+    }
+
+    private mutating func command(_ c: SMTPCommand, _ connection: inout Connection) async throws -> SMTPReply {
+        guard let bytes = c.encoded else { throw SMTPEncodingError.controlCharacterInArgument(c.verb) }
+        try await connection.send(bytes)
+        let reply = try await connection.reply(timeout: configuration.commandTimeout)
+        transcript.append("\(c.verb) -> \(reply.code)")
+        return reply
+    }
+
+    mutating func run(_ connection: inout Connection, tlsContext: @Sendable (Bool) throws -> NIOSSLContext) async throws {
+        let greeting = try await connection.reply(timeout: configuration.commandTimeout)
+        guard greeting.code == 220 else { return failAll(greeting, during: "greeting") }
+        guard try await hello(&connection) else { return }
+
+        if has("STARTTLS") || configuration.tls != .none {
+            switch configuration.tls {
+            case .none:
+                break
+            case .opportunistic(let verify), .required(let verify):
+                if has("STARTTLS") {
+                    let reply = try await command(.starttls, &connection)
+                    if reply.code == 220 {
+                        let handler = try NIOSSLClientHandler(context: tlsContext(verify), serverHostname: verify ? serverName : nil)
+                        try await connection.channel.pipeline.addHandler(handler, position: .first).get()
+                        usedTLS = true
+                        // RFC 3207 §4.2: forget what we knew; say EHLO again.
+                        guard try await hello(&connection) else { return }
+                    } else if case .required = configuration.tls {
+                        return failAll(reply, during: "STARTTLS")
+                    }
+                } else if case .required = configuration.tls {
+                    return failRemaining("\(serverName) does not offer STARTTLS and TLS is required")
+                }
+            }
+        }
+
+        if let credentials = configuration.credentials {
+            guard usedTLS else { return failRemaining("not sending credentials to \(serverName) without TLS") }
+            let plain = Array("\0\(credentials.user)\0\(credentials.password)".utf8)
+            let reply = try await command(.auth(mechanism: "PLAIN", initialResponse: Data(plain).base64EncodedString()), &connection)
+            guard reply.code == 235 else { return failAll(reply, during: "AUTH") }
+        }
+
+        if envelope.needsSMTPUTF8 && !has("SMTPUTF8") {
+            // RFC 6531 §3.2: cannot downgrade an internationalised address.
+            for r in envelope.recipients {
+                outcomes.append((r, .permanent("5.6.7 \(serverName) does not support SMTPUTF8, which this message needs")))
+            }
+            return
+        }
+        if let limitText = capabilityValue("SIZE"), let limit = Int(limitText), limit > 0, envelope.message.count > limit {
+            for r in envelope.recipients {
+                outcomes.append((r, .permanent("5.3.4 message size \(envelope.message.count) exceeds \(serverName)'s limit \(limit)")))
+            }
+            return
+        }
+        try await transaction(&connection)
+        _ = try? await command(.quit, &connection)
+    }
+
+    /// EHLO, or HELO when EHLO is refused (RFC 5321 §4.1.4). False when the peer refuses both.
+    private mutating func hello(_ connection: inout Connection) async throws -> Bool {
+        let ehlo = try await command(.ehlo(configuration.heloName), &connection)
+        if ehlo.code == 250 {
+            capabilities = Array(ehlo.lines.dropFirst())
+            return true
+        }
+        capabilities = []
+        let helo = try await command(.helo(configuration.heloName), &connection)
+        if helo.code == 250 { return true }
+        failAll(helo, during: "HELO")
+        return false
+    }
+
+    private mutating func transaction(_ connection: inout Connection) async throws {
+        var mailParameters: [ESMTPParameter] = []
+        if has("SIZE") { mailParameters.append(ESMTPParameter(keyword: "SIZE", value: String(envelope.message.count))) }
+        if envelope.eightBit && has("8BITMIME") { mailParameters.append(ESMTPParameter(keyword: "BODY", value: "8BITMIME")) }
+        if envelope.needsSMTPUTF8 { mailParameters.append(ESMTPParameter(keyword: "SMTPUTF8")) }
+        if has("DSN") {
+            if let id = envelope.envelopeID { mailParameters.append(ESMTPParameter(keyword: "ENVID", value: XText.encode(id))) }
+            mailParameters.append(ESMTPParameter(keyword: "RET", value: envelope.returnFull ? "FULL" : "HDRS"))
+        }
+        let commands: [SMTPCommand] = [.mail(reversePath: envelope.sender, parameters: mailParameters)]
+            + envelope.recipients.map { .rcpt(forwardPath: $0, parameters: []) }
+        var replies: [SMTPReply] = []
+        if has("PIPELINING") {
+            // RFC 2920 §3.1: MAIL and all RCPTs in one write, replies read in order.
+            var batch: [UInt8] = []
+            for c in commands {
+                guard let bytes = c.encoded else { throw SMTPEncodingError.controlCharacterInArgument(c.verb) }
+                batch += bytes
+            }
+            try await connection.send(batch)
+            for c in commands {
+                let reply = try await connection.reply(timeout: configuration.commandTimeout)
+                transcript.append("\(c.verb) -> \(reply.code)")
+                replies.append(reply)
+            }
+        } else {
+            for c in commands {
+                let reply = try await command(c, &connection)
+                replies.append(reply)
+                if c.verb == "MAIL" && reply.code != 250 { break }
+            }
+        }
+        guard let mailReply = replies.first, mailReply.code == 250 else {
+            return failAll(replies.first ?? SMTPReply(code: 451, "no reply to MAIL"), during: "MAIL FROM")
+        }
+        var accepted: [String] = []
+        for (recipient, reply) in zip(envelope.recipients, replies.dropFirst()) {
+            if reply.isPositiveCompletion {
+                accepted.append(recipient)
+            } else {
+                outcomes.append((recipient, reply.isPermanentFailure ? .permanent("RCPT TO: \(reply)") : .temporary("RCPT TO: \(reply)")))
+            }
+        }
+        guard !accepted.isEmpty else {
+            _ = try? await command(.rset, &connection)
+            return
+        }
+        let final: SMTPReply
+        if has("CHUNKING") {
+            // RFC 3030: the message as one binary-safe chunk, no dot-stuffing.
+            var bytes = SMTPCommand.bdat(size: wire.count, last: true).encoded ?? []
+            bytes += wire
+            try await connection.send(bytes)
+            final = try await connection.reply(timeout: configuration.dataTimeout)
+            transcript.append("BDAT -> \(final.code)")
+        } else {
+            let go = try await command(.data, &connection)
+            guard go.code == 354 else {
+                for r in accepted { outcomes.append((r, go.isPermanentFailure ? .permanent("DATA: \(go)") : .temporary("DATA: \(go)"))) }
+                return
+            }
+            try await connection.send(try DataEncoder.stuff(wire))
+            final = try await connection.reply(timeout: configuration.dataTimeout)
+            transcript.append("DATA end -> \(final.code)")
+        }
+        for r in accepted {
+            if final.isPositiveCompletion {
+                outcomes.append((r, .delivered(final)))
+            } else {
+                outcomes.append((r, final.isPermanentFailure ? .permanent("end of data: \(final)") : .temporary("end of data: \(final)")))
+            }
+        }
+    }
+
+    /// The message with every line ending as CRLF: a stored message may hold bare LF (BDAT
+    /// input), which we never send on (DESIGN.md §4).
+    private var wire: [UInt8] { SMTPWire.normalizedLineEndings(envelope.message) }
+}
+
+enum SMTPWire {
+    /// Bare CR and bare LF become CRLF.
+    static func normalizedLineEndings(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 50)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 13 {
+                out.append(13); out.append(10)
+                if i + 1 < bytes.count && bytes[i + 1] == 10 { i += 1 }
+            } else if b == 10 {
+                out.append(13); out.append(10)
+            } else {
+                out.append(b)
+            }
+            i += 1
+        }
+        return out
+    }
+}

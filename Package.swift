@@ -46,6 +46,14 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "SMTPProtocol", swiftSettings: strict),
         .target(
+            name: "MailDNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "MailQueue",
             dependencies: [
                 "MailCore",
@@ -109,7 +117,7 @@ let package = Package(
         .target(
             name: "SwallowRuntime",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server",
+                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,7 +132,9 @@ let package = Package(
         .executableTarget(
             name: "swallow",
             dependencies: [
-                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue",
+                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

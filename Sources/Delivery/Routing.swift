@@ -9,13 +9,21 @@ public struct Routing: Sendable {
         }
     }
 
-    public enum Route: Sendable, Equatable {
+    public enum Route: Sendable, Equatable, CustomStringConvertible {
         /// A fixed next hop from `[transport]` (like Postfix transport_maps).
         case transport(Hop)
         /// Everything through `[relay] smarthost`.
         case smarthost(Hop)
         /// MX lookup (RFC 5321 §5.1).
         case mx(domain: String)
+
+        public var description: String {
+            switch self {
+            case .transport(let hop): "transport \(hop.host):\(hop.port)"
+            case .smarthost(let hop): "smarthost \(hop.host):\(hop.port)"
+            case .mx(let domain): "MX of \(domain)"
+            }
+        }
     }
 
     public var transport: [String: Hop]

@@ -9,6 +9,7 @@ import NIOSSL
 import ServerSupport
 import ServiceLifecycle
 import IMAPServer
+import MailDNS
 import POP3Server
 import SMTPServer
 
@@ -96,6 +97,7 @@ public struct Runtime: Sendable {
         if let store = backend.sqliteStore {
             services_.append(ChangeLogPoller(store: store, logger: logger))
         }
+        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group)))
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
         for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
             announce("swallow: \(role) on \(addresses.map(\.description).joined(separator: ", ")): not served by this build yet")
@@ -127,6 +129,49 @@ public struct Runtime: Sendable {
     static func describe(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
+extension Runtime {
+    /// Outbound delivery: routing from `[transport]` and `[relay] smarthost`, MX lookups through
+    /// `[dns] nameservers` (or /etc/resolv.conf), retries from `[queue]`.
+    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup) -> QueueRunner {
+        let config = configuration
+        var dns = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
+        if !config.dns.nameservers.isEmpty {
+            dns.nameservers = config.dns.nameservers.compactMap { hp in
+                InternetAddress(hp.host).map { Nameserver(address: $0, port: hp.port) }
+            }
+        }
+        var queueConfiguration = QueueRunner.Configuration(hostname: config.server.hostname)
+        queueConfiguration.minimumBackoff = .seconds(config.queue.minBackoff)
+        queueConfiguration.maximumBackoff = .seconds(config.queue.maxBackoff)
+        queueConfiguration.maximumLifetime = .seconds(config.queue.maxLifetime)
+        let routing = Routing(
+            transport: config.transport.mapValues { Routing.Hop(host: $0.host, port: $0.port) },
+            smarthost: config.relay.smarthost.map { Routing.Hop(host: $0.host, port: $0.port) })
+        let client = SMTPClient(configuration: SMTPClient.Configuration(heloName: config.server.hostname), group: group)
+        var smarthost: SMTPClient? = nil
+        if !config.relay.smarthostUser.isEmpty {
+            var c = SMTPClient.Configuration(heloName: config.server.hostname)
+            c.tls = .required(verify: false)
+            c.credentials = (config.relay.smarthostUser, config.relay.smarthostPassword)
+            smarthost = SMTPClient(configuration: c, group: group)
+        }
+        return QueueRunner(configuration: queueConfiguration, queue: queue, routing: routing,
+                           resolver: DNSMailHosts(resolver: DNSResolver(configuration: dns, logger: logger)),
+                           client: client, smarthostClient: smarthost, directory: backend.directory,
+                           localDelivery: services.localDelivery, logger: logger)
+    }
+}
+
+/// The queue runner as a service: cancelled (after in-flight attempts) on shutdown.
+struct QueueService: Service {
+    let runner: QueueRunner
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await runner.run()
+        }
     }
 }
 

@@ -8,7 +8,7 @@ struct Swallow: AsyncParsableCommand {
         commandName: "swallow",
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, DemoCommand.self])
 }
 
 /// `--config PATH`, taken by every subcommand (DESIGN.md §3).

@@ -16,8 +16,14 @@ the server's memory is measured before and after; reported as memory per connect
 The load generator runs on the same (2-core) machine as the server under test and competes with
 it for CPU, equally for both servers.
 
-Usage: bench/imap/bench.py [--swallow PATH] [--clients 10] [--duration 20] [--messages 200]
-                           [--idle 2000] [--dovecot-password same|plain] [--only swallow|dovecot]
+Dovecot is Debian's package with its default settings except: limits raised for the idle test,
+imap-login in high-performance mode (--dovecot-login security for Debian's default), and by default
+the very yescrypt hashes Swallow stored as its passwords (--dovecot-password plain for {PLAIN}), so
+that a login costs both servers the same hashing work.
+
+Usage: bench/imap/bench.py [--swallow PATH] [--clients 10] [--duration 20] [--messages 200] [--idle 2000]
+                           [--dovecot-password same|plain] [--dovecot-login performance|security]
+                           [--only swallow|dovecot]
 Runs on 127.0.0.1 only; needs root (Dovecot drops to nobody for the mailboxes) and Debian's
 dovecot-imapd package.
 """
@@ -227,8 +233,10 @@ class Swallow:
             if "running" in line or time.monotonic() > deadline:
                 break
         if not self.port:
-            raise RuntimeError(f"{self.binary} serve did not open an IMAP listener; it said:\n  " + "\n  ".join(said)
-                               + f"\n(stderr in {self.dir}/serve.log)")
+            self.stop()
+            err = (self.dir / "serve.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"{self.binary} serve did not open an IMAP listener; it said:\n  " + "\n  ".join(said + err)
+                               + "\n(a build from before the IMAP server? rebuild the release binary)")
         # Keep draining stdout so that the server never blocks on a full pipe.
         import threading
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
@@ -275,7 +283,7 @@ mail_location = maildir:~/Maildir
 first_valid_uid = 100
 default_internal_user = dovecot
 default_login_user = dovenull
-default_process_limit = {procs}
+default_process_limit = 500
 default_client_limit = {clients}
 default_vsz_limit = 1G
 passdb {{
@@ -296,7 +304,7 @@ service imap-login {{
   }}
   process_limit = 1000
   client_limit = {clients}
-}}
+{login_mode}}}
 service imap {{
   process_limit = {procs}
 }}
@@ -309,10 +317,19 @@ protocol imap {{
 """
 
 
+# imap-login: Debian's default is Dovecot's "high-security mode" (a new imap-login process per
+# connection); "high-performance mode" keeps a few long-lived ones serving many connections each.
+LOGIN_MODES = {
+    "security": "",
+    "performance": "  service_count = 0\n  process_min_avail = %d\n" % (os.cpu_count() or 1),
+}
+
+
 class Dovecot:
     name = "Dovecot"
 
-    def __init__(self, workdir, idle):
+    def __init__(self, workdir, idle, login_mode="performance"):
+        self.login_mode = login_mode
         self.dir = workdir / "dovecot"
         self.port = free_port()
         self.idle = idle
@@ -336,7 +353,8 @@ class Dovecot:
                 os.chown(os.path.join(dirpath, n), nobody.pw_uid, nobody.pw_gid)
         procs = self.idle + 500
         (d / "dovecot.conf").write_text(DOVECOT_CONF.format(d=d, port=self.port, procs=procs, clients=procs + 1000,
-                                                                 anvil=2 * procs + 2000))
+                                                                 anvil=procs + 5000,
+                                                                 login_mode=LOGIN_MODES[self.login_mode]))
 
     def start(self):
         # Detached from our stdout/stderr (PEERS.md: it keeps them open otherwise); it daemonizes.
@@ -760,7 +778,8 @@ def report_idle(results, count):
     for name, r in results.items():
         n = max(r["opened"], 1)
         b, a, c = r["before"]["tree"], r["mem"]["tree"], r["after_close"]["tree"]
-        line = (f"{name:8} held {r['held']:>6} (opened {r['opened']} in {r['open_seconds']:.1f} s)  "
+        line = (f"{name:8} held {r['held']:>6} (opened {r['opened']} in {r['open_seconds']:.1f} s, "
+                f"{r['opened'] / max(r['open_seconds'], 1e-9):.0f}/s)  "
                 f"whole server: RSS {b['rss'] / 1024:.1f} -> {a['rss'] / 1024:.1f} MiB, PSS {b['pss'] / 1024:.1f} -> {a['pss'] / 1024:.1f} MiB "
                 f"(after closing: RSS {c['rss'] / 1024:.1f}, PSS {c['pss'] / 1024:.1f}), {a['procs']} processes")
         print(line)
@@ -794,6 +813,9 @@ def main():
     p.add_argument("--idle", type=int, default=2000, help="IDLE connections to hold (0 skips)")
     p.add_argument("--dovecot-password", choices=("same", "plain"), default="same",
                    help="same: Dovecot verifies the very yescrypt hash Swallow stored ({CRYPT}); plain: {PLAIN}")
+    p.add_argument("--dovecot-login", choices=("security", "performance"), default="performance",
+                   help="imap-login in Dovecot's high-security mode (Debian's default: a process per connection) "
+                        "or high-performance mode (service_count = 0, process_min_avail = cores)")
     p.add_argument("--only", choices=("swallow", "dovecot"))
     args = p.parse_args()
 
@@ -838,7 +860,7 @@ def main():
             sw.setup(users, mailboxes)
             sw.start()
         if args.only != "swallow":
-            dv = Dovecot(work, args.idle)
+            dv = Dovecot(work, args.idle, args.dovecot_login)
             servers.append(dv)
             if args.dovecot_password == "same" and args.only != "dovecot":
                 hashes = {u: "{CRYPT}" + sw.password_hash(u) for u in users}
@@ -849,7 +871,8 @@ def main():
             dv.setup(users, messages, hashes)
             dv.start()
             print(f"Dovecot {subprocess.run(['dovecot', '--version'], capture_output=True, text=True).stdout.strip()},"
-                  f" passwd-file {scheme}, Maildir, Debian's default service settings otherwise")
+                  f" passwd-file {scheme}, Maildir, imap-login in high-{args.dovecot_login} mode,"
+                  " Debian's defaults otherwise (limits raised for the idle test)")
         for s in servers:
             problems = warm_up(s, users)
             print(f"{s.name}: port {s.port}, warm-up saw {getattr(s, 'warm_count', '?')} messages in {users[0]}'s INBOX"
@@ -904,6 +927,9 @@ def main():
                 for text, n in kinds.most_common(8):
                     print(f"   {n:6d} x  {text}")
         print(f"\ntotal run time {time.monotonic() - t_start:.0f} s")
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     finally:
         for s in servers:
             try:

@@ -169,20 +169,29 @@ class Swallow:
         self.stdout_path = self.root / f"{name}.stdout"
         self.proc: subprocess.Popen | None = None
         self.ports: dict[str, int] = {}
+        # Every reported listener address: name -> (ip, port) of its first address.
+        self.addresses: dict[str, tuple[str, int]] = {}
         self._exports = 0
         # Listeners of DISABLED_LISTENERS this server runs too (e.g. ("pop3", "pop3s")).
         self.extra_listeners: tuple[str, ...] = ()
+        # Listeners start() waits for (those configured with at least one address).
+        self.expected_listeners: tuple[str, ...] = PROTOCOL_LISTENERS
 
     # ---- setup
 
     def init(self, trusted_networks=None, allow_plaintext: bool = False, extra_toml: str = "",
-             listeners: tuple[str, ...] = ()):
+             listeners: tuple[str, ...] = (), domain: str = DOMAIN, hostname: str = HOSTNAME,
+             listen: dict[str, list[str]] | None = None,
+             settings: dict[str, dict[str, object]] | None = None):
         """`listeners`: names from DISABLED_LISTENERS to enable on 127.0.0.1:0 as well; start()
-        then waits for them to be reported like the SMTP ones."""
+        then waits for them to be reported like the SMTP ones.
+        `listen`: listener name -> list of "ip:port" replacing what the above chose (an empty
+        list disables it), e.g. {"smtp": ["127.0.0.71:25"]}.
+        `settings`: {section: {key: value}} written with set_toml (after the above)."""
         self.extra_listeners = tuple(listeners)
         r = _with_binary_retry(self.binary, lambda: subprocess.run(
-            [self.binary, "init", "--data", str(self.data_dir), "--domain", DOMAIN,
-             "--hostname", HOSTNAME],
+            [self.binary, "init", "--data", str(self.data_dir), "--domain", domain,
+             "--hostname", hostname],
             capture_output=True, timeout=60))
         assert r.returncode == 0, f"swallow init failed: {r.stdout!r} {r.stderr!r}"
         text = self.config.read_text()
@@ -206,8 +215,56 @@ class Swallow:
             text, n = re.subn(r"(?m)^allow_plaintext_without_tls\s*=.*$",
                               "allow_plaintext_without_tls = true", text)
             assert n == 1
+        enabled = list(PROTOCOL_LISTENERS + self.extra_listeners)
+        for key, addresses in (listen or {}).items():
+            value = "[" + ", ".join(f'"{a}"' for a in addresses) + "]"
+            text, n = re.subn(rf"(?m)^{key}\s*=.*$", f"{key} = {value}", text)
+            assert n == 1, f"no `{key} =` line in generated config:\n{text}"
+            if addresses and key not in enabled:
+                enabled.append(key)
+            elif not addresses and key in enabled:
+                enabled.remove(key)
+        self.expected_listeners = tuple(enabled)
         text += extra_toml
         self.config.write_text(text)
+        for section, values in (settings or {}).items():
+            for key, value in values.items():
+                self.set_toml(section, key, value)
+
+    def set_toml(self, section: str, key: str, value) -> None:
+        """Set `key = value` in `[section]` of the config file, replacing the key's line if the
+        section has one, else adding it under the section header (the section is appended when
+        missing). `value`: str, bool, int or a list of str (written as TOML)."""
+        import json
+
+        def toml_value(v) -> str:
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, int):
+                return str(v)
+            if isinstance(v, str):
+                return json.dumps(v)
+            if isinstance(v, (list, tuple)):
+                return "[" + ", ".join(toml_value(x) for x in v) + "]"
+            raise TypeError(f"no TOML form for {v!r}")
+
+        toml_key = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+        line = f"{toml_key} = {toml_value(value)}"
+        lines = self.config.read_text().split("\n")
+        header = next((i for i, l in enumerate(lines)
+                       if re.match(rf"^\[{re.escape(section)}\]\s*(#.*)?$", l)), None)
+        if header is None:
+            lines += ["", f"[{section}]", line, ""]
+        else:
+            end = next((i for i in range(header + 1, len(lines)) if lines[i].startswith("[")),
+                       len(lines))
+            existing = next((i for i in range(header + 1, end)
+                             if re.match(rf"^\s*{re.escape(toml_key)}\s*=", lines[i])), None)
+            if existing is None:
+                lines.insert(header + 1, line)
+            else:
+                lines[existing] = line
+        self.config.write_text("\n".join(lines))
 
     def add_default_accounts(self):
         self.cli("user", "add", ALICE, "--password-stdin", input=ALICE_PASSWORD + "\n")
@@ -294,6 +351,7 @@ class Swallow:
     def start(self):
         assert self.proc is None or self.proc.poll() is not None
         self.ports = {}
+        self.addresses = {}
         # Each start appends to the same log; stdout gets a fresh file so we parse this run.
         if self.stdout_path.exists():
             self.stdout_path.unlink()
@@ -320,9 +378,11 @@ class Swallow:
             raise RuntimeError(
                 f"swallow serve did not report running (exit {rc}).\nstdout:\n{text}\n"
                 f"stderr:\n{_read_tail(self.log_path)}")
-        for m in re.finditer(r"(?m)^swallow: (\w+) on 127\.0\.0\.1:(\d+)\s*$", text):
-            self.ports[m.group(1)] = int(m.group(2))
-        missing = [k for k in PROTOCOL_LISTENERS + self.extra_listeners if k not in self.ports]
+        for m in re.finditer(r"(?m)^swallow: (\w+) on (\d+\.\d+\.\d+\.\d+):(\d+)(?:,.*)?\s*$",
+                             text):
+            self.addresses[m.group(1)] = (m.group(2), int(m.group(3)))
+            self.ports[m.group(1)] = int(m.group(3))
+        missing = [k for k in self.expected_listeners if k not in self.ports]
         if missing:
             self._terminate()
             raise RuntimeError(f"listeners {missing} not reported on stdout:\n{text}")
@@ -415,17 +475,18 @@ def swallow_bin() -> str:
 @pytest.fixture
 def swallow_factory(swallow_bin):
     """make(trusted_networks=None, allow_plaintext=False, accounts=True, start=True,
-    listeners=()) -> Swallow; listeners=("pop3", "pop3s") also runs those on 127.0.0.1:0."""
+    listeners=(), **init_options) -> Swallow; listeners=("pop3", "pop3s") also runs those on
+    127.0.0.1:0; init_options (domain, hostname, listen, settings) go to Swallow.init."""
     made: list[tuple[Swallow, str]] = []
 
     def make(name: str = "swallow", trusted_networks=None, allow_plaintext: bool = False,
              accounts: bool = True, start: bool = True, extra_toml: str = "",
-             listeners: tuple[str, ...] = ()) -> Swallow:
+             listeners: tuple[str, ...] = (), **init_options) -> Swallow:
         root = tempfile.mkdtemp(prefix=f"swallow-interop-{name}-")
         srv = Swallow(swallow_bin, Path(root), name)
         made.append((srv, root))
         srv.init(trusted_networks=trusted_networks, allow_plaintext=allow_plaintext,
-                 extra_toml=extra_toml, listeners=listeners)
+                 extra_toml=extra_toml, listeners=listeners, **init_options)
         if accounts:
             srv.add_default_accounts()
         if start:

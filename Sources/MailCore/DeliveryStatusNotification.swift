@@ -102,7 +102,12 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// Diagnostic text from a server reply on one header line.
     static func oneLine(_ s: String) -> String {
-        String(s.map { $0 == "\r" || $0 == "\n" ? " " : $0 }.prefix(900))
+        // Scalars, not Characters: "\r\n" is one Character and would slip through.
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars.prefix(900) {
+            out.append(scalar == "\r" || scalar == "\n" ? " " : scalar)
+        }
+        return String(out)
     }
 
     /// The RFC 3463 status in a reply text (e.g. "550 5.1.1 User unknown" -> "5.1.1"), or a

@@ -192,4 +192,16 @@ struct CLITests {
         #expect(config.contains("127.0.0.1:"))
         #expect(!config.contains("0.0.0.0"))
     }
+
+    /// `swallow demo`: two domains on loopback, a message across, every hop (issue 5).
+    @Test func demoRunsEndToEnd() async throws {
+        let r = try await Run.swallow(["demo"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for hop in ["[1] Submission", "[2] Queue", "[3] Next hop", "[4] Remote acceptance", "[5] Delivery",
+                    "[6] Retrieval over IMAP", "[7] Retrieval over POP3", "Done in"] {
+            #expect(r.stdout.contains(hop), "missing \(hop):\n\(r.stdout)")
+        }
+        #expect(r.stdout.contains("c OK Fetch completed"))
+        #expect(r.stdout.contains("+OK 1 "))
+    }
 }

@@ -243,7 +243,8 @@ def server_messages(m: imaplib.IMAP4, mailbox: str = "INBOX") -> dict[int, tuple
         meta = parts[0][0] + b"".join(d for d in data if isinstance(d, bytes))
         flags = FLAGS.search(meta)
         assert flags, data
-        out[uid] = (set(flags.group(1).decode().split()), parts[0][1])
+        # \Recent belongs to the session (this EXAMINE), not to the message.
+        out[uid] = (set(flags.group(1).decode().split()) - {"\\Recent"}, parts[0][1])
     return out
 
 
@@ -406,6 +407,11 @@ def test_local_to_server_byte_exact(swallow_factory, make_mbsync):
                              "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
                              "Content-Transfer-Encoding: 8bit\n\nGrüße – ✓\n").encode(), None),
         "local seen draft": (b"From: <alice@example.test>\nSubject: local seen draft\n\nalready read\n", "DS"),
+        # The last line has no line end: stored and returned exactly so (APPEND is a literal).
+        "local no final newline": (b"Subject: local no final newline\n\nno newline at the end", None),
+        # 3 MiB goes up as one non-synchronizing literal (LITERAL+) in a single APPEND.
+        "local big": (b"Subject: local big\nContent-Type: text/plain\n\n"
+                      + b"".join(b"%07d " % i + b"y" * 64 + b"\n" for i in range(42_000)), None),
     }
     for i, (subject, (data, flags)) in enumerate(written.items()):
         mb.write_local("INBOX", f"1700000000.M{i}P1.localhost", data, flags)
@@ -545,11 +551,14 @@ def test_folder_creation_both_ways(swallow_factory, make_mbsync):
     p2 = b"From: <alice@example.test>\nSubject: in projects 2026\n\nnested\n"
     mb.write_local("Projects", "1700000001.M1P1.localhost", p1)
     mb.write_local("Projects/2026", "1700000002.M2P1.localhost", p2, flags="S")
+    p3 = b"Subject: in a folder with a space\n\nspaced\n"
+    mb.write_local("Travel Plans", "1700000003.M3P1.localhost", p3)
     # Server: a new hierarchy with a message.
     s1 = simple("on the server in Lists/Swift")
     m = imap(srv)
     ok(m.create("Lists/Swift"))
     ok(m.append("Lists/Swift", "(\\Seen)", None, s1))
+    ok(m.create('"Server Side"'))
     m.logout()
     mb.sync()
 
@@ -558,7 +567,7 @@ def test_folder_creation_both_ways(swallow_factory, make_mbsync):
         listing = b"\n".join(ok(m.list()))
     finally:
         m.logout()
-    for name in (b"Projects", b"Projects/2026", b"Lists/Swift"):
+    for name in (b"Projects", b"Projects/2026", b"Lists/Swift", b"Travel Plans"):
         assert re.search(rb'\) "/" "?' + re.escape(name) + rb'"?$', listing, re.M), (name, listing)
     projects = server_by_subject(srv, "Projects")
     nested = server_by_subject(srv, "Projects/2026")
@@ -571,6 +580,10 @@ def test_folder_creation_both_ways(swallow_factory, make_mbsync):
     path, letters, data = swift["on the server in Lists/Swift"]
     assert letters == "S" and without_tuid(data, b"\n") == lf(s1), path
     assert (mb.maildir / "Lists" / "Swift" / "cur").is_dir()
+    assert (mb.maildir / "Server Side" / "cur").is_dir()
+    spaced = server_by_subject(srv, "Travel Plans")
+    assert list(spaced) == ["in a folder with a space"]
+    assert without_tuid(spaced["in a folder with a space"][2], b"\r\n") == crlf(p3)
 
 
 # --------------------------------------------------------------------------

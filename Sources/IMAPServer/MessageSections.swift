@@ -15,7 +15,17 @@ final class LoadedMessage {
         return p
     }
 
-    var header: MessageHeader { root.header }
+    private var parsedHeader: (header: MessageHeader, bodyOffset: Int)?
+
+    /// The top-level header alone: header searches and HEADER fetches need no MIME tree.
+    var header: MessageHeader { topHeader.header }
+
+    var topHeader: (header: MessageHeader, bodyOffset: Int) {
+        if let parsedHeader { return parsedHeader }
+        let h = MessageHeader.parse(bytes)
+        parsedHeader = h
+        return h
+    }
 
     private var searchableBody: String?
     private var searchableHeader: String?
@@ -63,7 +73,15 @@ enum MessageSections {
         let m = message.bytes
         let path = spec.part.map { Int($0) }
         if path.isEmpty {
-            return text(spec.text, of: message.root, in: m)
+            // The top-level HEADER variants need only the header, not the MIME tree.
+            let (header, bodyOffset) = message.topHeader
+            switch spec.text {
+            case .header: return Array(m[..<min(bodyOffset, m.count)])
+            case .headerFields(let names): return headerFields(header, names: names, not: false)
+            case .headerFieldsNot(let names): return headerFields(header, names: names, not: true)
+            case .text: return Array(m[min(bodyOffset, m.count)...])
+            case nil, .mime: return text(spec.text, of: message.root, in: m)
+            }
         }
         guard let part = message.root.part(at: path) else { return nil }
         switch spec.text {

@@ -68,4 +68,22 @@ struct MessageSectionsTests {
         #expect(FetchResponse.setsSeen(.binary(part: [1], partial: nil, peek: false)))
         #expect(!FetchResponse.needsContent(.flags) && FetchResponse.needsContent(.envelope))
     }
+
+    /// The header-only fast path gives exactly what the MIME tree gives.
+    @Test(arguments: [
+        Fixtures.nested,
+        Array("Subject: a\r\nFrom: b@c\r\n\r\nbody\r\n".utf8),
+        Array("Subject: lf only\nX: y\n\nbody\n".utf8),
+        Array("Subject: no body\r\n".utf8),
+        Array("no header at all".utf8),
+        [UInt8](),
+    ])
+    func headerFastPathMatchesTheMIMETree(bytes: [UInt8]) {
+        let m = LoadedMessage(bytes: bytes)
+        let root = MIMEPart.parse(bytes)
+        #expect(MessageSections.bytes(SectionSpec(text: .header), in: m) == MessageSections.slice(bytes, root.headerRange))
+        #expect(MessageSections.bytes(SectionSpec(text: .text), in: m) == MessageSections.slice(bytes, root.bodyRange))
+        #expect(MessageSections.bytes(SectionSpec(text: .headerFields(["SUBJECT"])), in: m)
+                == MessageSections.headerFields(root.header, names: ["SUBJECT"], not: false))
+    }
 }

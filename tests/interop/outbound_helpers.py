@@ -232,9 +232,10 @@ class SmtpSink:
                 raise RuntimeError(f"smtp-sink exited {self.proc.returncode}:\n"
                                    f"{self.log_path.read_text(errors='replace')}")
             try:
+                # listening is enough (with -Q CONNECT the greeting is a 421)
                 with socket.create_connection((self.host, self.port), timeout=2) as s:
                     s.settimeout(5)
-                    if s.recv(100).startswith(b"220"):
+                    if re.match(rb"\d{3}[ -]", s.recv(100)):
                         s.sendall(b"QUIT\r\n")
                         return self
             except OSError:
@@ -252,6 +253,12 @@ class SmtpSink:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+
+    def clear(self):
+        """Forget the transactions dumped so far."""
+        for p in self.dump_dir.iterdir():
+            if p.is_file():
+                p.unlink()
 
     def restart(self, options: list[str] = ()):
         self.stop()
@@ -293,14 +300,16 @@ class Received:
 
 @dataclass
 class ScriptedSMTP:
-    """A minimal ESMTP server (PIPELINING, 8BITMIME, SIZE; no STARTTLS, no CHUNKING).
+    """A minimal ESMTP server (PIPELINING, 8BITMIME, SIZE; no STARTTLS, no CHUNKING, no
+    SMTPUTF8).
 
     `rcpt_reply(n, address)` gives the reply line for the n-th RCPT command it ever receives
-    (n counts from 1, across connections); default 250."""
+    (n counts from 1, across connections); default 250. `size_limit` is announced as SIZE."""
 
     host: str = "127.0.0.1"
     port: int = 0
     rcpt_reply: object = None
+    size_limit: int = 10_000_000
     messages: list = field(default_factory=list)
     transcript: list = field(default_factory=list)
 
@@ -332,7 +341,8 @@ class ScriptedSMTP:
                     if verb == "EHLO":
                         helo = line[5:]
                         self.wfile.write(b"250-scripted.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                                         b"250-SIZE 10000000\r\n250 ENHANCEDSTATUSCODES\r\n")
+                                         b"250-SIZE %d\r\n250 ENHANCEDSTATUSCODES\r\n"
+                                         % outer.size_limit)
                         self.wfile.flush()
                     elif verb == "HELO":
                         helo = line[5:]

@@ -385,3 +385,28 @@ def test_truncated_udp_answer_is_retried_over_tcp(two, sink_factory, dns):
     sink_message(sink, marker)
     routing = wait_log(a, f"queue_id={qid}", "routing")
     assert any(f"mx.big.test[{BIG_IP}]:25" in l for l in routing), routing
+
+
+def test_mx_host_down_then_up(two):
+    """b.test's only MX is down: A defers (attempts grow), then delivers once B is back."""
+    a, b = two
+    b.stop()
+    marker = "mx-down-then-up-marker"
+    qid = submit("127.0.0.1", a.submission, ALICE, [BOB], message(marker, ALICE, BOB),
+                 user=ALICE, password=ALICE_PW)
+
+    def deferred_twice():
+        e = next((e for e in queue_list(a) if e.id == qid), None)
+        return e and e.recipients[0].attempts >= 2 and e
+    e = wait_for(deferred_twice, DELIVERY_TIMEOUT, f"two deferred attempts of {qid}")
+    r = e.recipients[0]
+    assert r.state.startswith("next attempt"), r
+    assert r.last_error and B_IP in r.last_error, r
+    assert not log_lines(a, f"queue_id={qid}", "bounced")
+    b.start()
+    got = imap_find(b.ports["imap"], BOB, BOB_PW, marker)
+    assert f"id {qid}".encode() in got
+    wait_log(a, f"queue_id={qid}", "delivered", f"to={BOB}")
+    wait_for(lambda: not queue_list(a), 10, "an empty queue")
+    time.sleep(2.5)
+    assert pop3_find(b.ports["pop3"], BOB, BOB_PW, marker) == got      # exactly one copy

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import poplib
+import re
 import smtplib
 import sys
 from pathlib import Path
@@ -50,7 +51,9 @@ class Fetchmail:
     """One .fetchmailrc polling Swallow for one user, an MDA writing each message to OUT/."""
 
     def __init__(self, srv, root: Path, mode: str = "stls", keep: bool = True,
-                 user: str = ALICE, password: str = ALICE_PASSWORD, extra_user_options: str = ""):
+                 user: str = ALICE, password: str = ALICE_PASSWORD, extra_user_options: str = "",
+                 protocol: str = "pop3"):
+        self.protocol = protocol
         self.srv = srv
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -69,17 +72,18 @@ class Fetchmail:
     def write_rc(self):
         cert = self.srv.data_dir / "cert.pem"
         check = f'sslcertck sslcertfile "{cert}" sslcommonname "mx.example.test"'
-        if self.mode == "stls":        # plain port, fetchmail must upgrade with STLS
-            port, tls = self.srv.ports["pop3"], f"sslproto tls1.2+ {check}"
+        plain_port, tls_port = self.srv.ports.get(self.protocol), self.srv.ports.get(self.protocol + "s")
+        if self.mode == "stls":        # plain port, fetchmail must upgrade with STLS/STARTTLS
+            port, tls = plain_port, f"sslproto tls1.2+ {check}"
         elif self.mode == "pop3s":     # implicit TLS
-            port, tls = self.srv.ports["pop3s"], f"ssl sslproto tls1.2+ {check}"
+            port, tls = tls_port, f"ssl sslproto tls1.2+ {check}"
         else:                          # no TLS at all: sslproto '' turns opportunistic STLS off
-            port, tls = self.srv.ports["pop3"], "sslproto ''"
+            port, tls = plain_port, "sslproto ''"
         self.rc.write_text(f"""\
 set no bouncemail
 set no syslog
 set invisible
-poll 127.0.0.1 protocol pop3 port {port} uidl timeout 60
+poll 127.0.0.1 protocol {self.protocol} port {port}{" uidl" if self.protocol == "pop3" else ""} timeout 60
   username "{self.user}" password "{self.password}"
   {tls}
   {"keep" if self.keep else "no keep"} no fetchall no rewrite no stripcr {self.extra}
@@ -231,6 +235,9 @@ def test_keep_uidl_over_stls(swallow_factory, make_fetchmail):
     out = fm.run(0)
     assert "POP3> STLS" in out and "upgrade to TLS succeeded" in out, out
     assert_same_messages(fm.fetched(), expected, submitted)
+    # The sizes LIST announced (fetchmail prints them) are the exact octet counts it then read.
+    listed = [int(n) for n in re.findall(r"reading message \S+:\d+ of \d+ \((\d+) octets\)", out)]
+    assert sorted(listed) == sorted(len(m) for m in fm.fetched()), (listed, out)
     # keep: all still there, and fetchmail remembers exactly the server's UIDLs.
     assert stat(srv)[0] == len(submitted)
     assert sorted(fm.fetchids()) == sorted(uidls)
@@ -330,3 +337,55 @@ def test_wrong_password(swallow_factory, make_fetchmail):
     assert "-ERR [AUTH] Authentication failed" in out, out
     assert fm.fetched() == []
     assert stat(srv)[0] == 1
+
+
+# --------------------------------------------------------------------------
+# fetchmail speaks IMAP too: STARTTLS, SEARCH UNSEEN, FETCH RFC822.HEADER + BODY.PEEK[TEXT],
+# STORE +FLAGS (\Seen \Deleted), EXPUNGE
+
+
+def imap_messages(srv, user: str = ALICE, password: str = ALICE_PASSWORD) -> list[tuple[bytes, bytes]]:
+    """(FLAGS, BODY[]) of every INBOX message, read-only."""
+    import imaplib
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"], ssl_context=tls_client_context(), timeout=30)
+    try:
+        m.login(user, password)
+        typ, data = m.select("INBOX", readonly=True)
+        assert typ == "OK", data
+        out = []
+        for uid in m.uid("SEARCH", None, "ALL")[1][0].split():
+            typ, data = m.uid("FETCH", uid.decode(), "(FLAGS BODY.PEEK[])")
+            assert typ == "OK", data
+            meta = data[0][0] + b"".join(d for d in data if isinstance(d, bytes))
+            out.append((meta, data[0][1]))
+        return out
+    finally:
+        m.logout()
+
+
+def test_fetchmail_imap_starttls(swallow_factory, make_fetchmail):
+    srv = swallow_factory(listeners=("imap", "imaps"))
+    submitted = [UTF8, AWKWARD, big_message(), simple("over imap")]
+    deliver_all(srv, submitted)
+    expected = [raw for _, raw in imap_messages(srv)]
+    fm = make_fetchmail(srv, "stls", keep=True, protocol="imap")
+    out = fm.run(0)
+    assert "IMAP> A0001 STARTTLS" in out and "upgrade to TLS succeeded" in out, out
+    assert_same_messages(fm.fetched(), expected, submitted)
+    # keep: fetchmail marks what it took \Seen, and the next poll finds nothing unseen.
+    after = imap_messages(srv)
+    assert [raw for _, raw in after] == expected
+    assert all(b"\\Seen" in meta and b"\\Deleted" not in meta for meta, _ in after), after
+    fm.run(1)
+    assert len(fm.fetched()) == len(submitted)
+
+    # Without keep on a new message: fetched, flagged \Deleted and expunged; the rest stay.
+    new = simple("imap then deleted")
+    deliver_all(srv, [new], already=len(submitted))
+    fm.keep = False
+    fm.write_rc()
+    out = fm.run(0)
+    assert "EXPUNGE" in out, out
+    fetched = fm.fetched()
+    assert len(fetched) == len(submitted) + 1 and strip_added_headers(fetched[-1]) == new
+    assert [raw for _, raw in imap_messages(srv)] == expected

@@ -99,7 +99,7 @@ biff = no
 smtputf8_enable = yes
 virtual_mailbox_domains = c.test
 virtual_mailbox_base = {root}/vmail
-virtual_mailbox_maps = inline:{{ carol@c.test=carol/ }}
+virtual_mailbox_maps = inline:{{ carol@c.test=carol/, zoë@c.test=zoe/ }}
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 virtual_mailbox_limit = 0
@@ -109,11 +109,12 @@ smtpd_tls_key_file = {root}/key.pem
 smtpd_tls_received_header = yes
 smtpd_tls_loglevel = 1
 smtpd_discard_ehlo_keywords = {discard}
+{extra}
 """
 
 
 class PostfixReceiver:
-    def __init__(self, root: Path, tls: bool, chunking: bool):
+    def __init__(self, root: Path, tls: bool, chunking: bool, extra: str = ""):
         self.root = root
         self.conf = root / "conf"
         self.port = free_port()
@@ -121,6 +122,7 @@ class PostfixReceiver:
         self.maildir = root / "vmail" / "carol"
         self.tls = tls
         self.chunking = chunking
+        self.extra = extra
         self.started = False
 
     @property
@@ -146,7 +148,7 @@ class PostfixReceiver:
         assert r.returncode == 0, r.stderr
         (self.conf / "main.cf").write_text(MAIN_CF.format(
             root=self.root, tls_level="may" if self.tls else "none",
-            discard="" if self.chunking else "chunking"))
+            discard="" if self.chunking else "chunking", extra=self.extra))
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=self.port))
 
     def start(self):
@@ -205,8 +207,8 @@ class PostfixReceiver:
         except OSError:
             return "(no postfix log)"
 
-    def delivered(self) -> list[bytes]:
-        new = self.maildir / "new"
+    def delivered(self, mailbox: str = "carol") -> list[bytes]:
+        new = self.root / "vmail" / mailbox / "new"
         if not new.is_dir():
             return []
         return [p.read_bytes() for p in sorted(new.iterdir()) if p.is_file()]
@@ -216,10 +218,10 @@ class PostfixReceiver:
 def postfix_factory():
     made: list[tuple[PostfixReceiver, str]] = []
 
-    def make(tls: bool = True, chunking: bool = True) -> PostfixReceiver:
+    def make(tls: bool = True, chunking: bool = True, extra: str = "") -> PostfixReceiver:
         root = tempfile.mkdtemp(prefix="swallow-interop-postfix-rx-")
         os.chmod(root, 0o755)      # Postfix daemons and virtual (uid 65534) must reach it
-        pf = PostfixReceiver(Path(root), tls, chunking)
+        pf = PostfixReceiver(Path(root), tls, chunking, extra)
         made.append((pf, root))
         return pf.start()
 
@@ -232,12 +234,12 @@ def postfix_factory():
             shutil.rmtree(root, ignore_errors=True)
 
 
-def wait_maildir(pf: PostfixReceiver, marker: str) -> bytes:
-    wait_for(lambda: [m for m in pf.delivered() if marker.encode() in m], DELIVERY_TIMEOUT,
-             lambda: f"{marker!r} in carol's Maildir\nPostfix log:\n{pf.log()}")
+def wait_maildir(pf: PostfixReceiver, marker: str, mailbox: str = "carol") -> bytes:
+    wait_for(lambda: [m for m in pf.delivered(mailbox) if marker.encode() in m], DELIVERY_TIMEOUT,
+             lambda: f"{marker!r} in {mailbox}'s Maildir\nPostfix log:\n{pf.log()}")
     time.sleep(1.0)
-    hits = [m for m in pf.delivered() if marker.encode() in m]
-    assert len(hits) == 1, f"{len(hits)} copies of {marker!r} in carol's Maildir"
+    hits = [m for m in pf.delivered(mailbox) if marker.encode() in m]
+    assert len(hits) == 1, f"{len(hits)} copies of {marker!r} in {mailbox}'s Maildir"
     return hits[0]
 
 
@@ -320,3 +322,66 @@ def test_postfix_rejects_unknown_user_and_alice_gets_a_bounce(swallow_factory, p
     bounced = log_lines(srv, f"queue_id={qid}", "bounced")
     assert any(nobody in l for l in bounced), bounced
     assert not log_lines(srv, f"queue_id={qid}", "bounced", f"to={CAROL}")
+
+
+def _server(swallow_factory, pf):
+    return swallow_factory(settings={"transport": {"c.test": pf.hop},
+                                     "queue": {"min_backoff": 1, "max_backoff": 2}})
+
+
+def test_smtputf8_to_postfix(swallow_factory, postfix_factory):
+    """RFC 6531: an internationalised recipient and sender header, passed on with SMTPUTF8."""
+    pf = postfix_factory()
+    srv = _server(swallow_factory, pf)
+    zoe = "zoë@c.test"
+    marker = "smtputf8-to-postfix-marker"
+    raw = (f"From: Alice <{ALICE}>\r\nTo: Zoë <{zoe}>\r\nSubject: Grüße {marker}\r\n"
+           f"Date: Thu, 01 Feb 2024 10:00:00 +0000\r\n"
+           f"Message-ID: <{marker}@interop.test>\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+           f"\r\nünïcödé ✓\r\n").encode()
+    qid = submit("127.0.0.1", srv.submission, ALICE, [zoe], raw, user=ALICE,
+                 password=ALICE_PASSWORD, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    got = wait_maildir(pf, marker, mailbox="zoe")
+    assert f"Delivered-To: {zoe}\n".encode() in got, got[:600]
+    # unchanged from the Subject on (8-bit header and body as sent)
+    assert got.endswith(raw.replace(b"\r\n", b"\n").split(b"\nTo: ", 1)[1].split(b"\n", 1)[1])
+    assert f"to=<{zoe}>, relay=virtual".encode() in pf.log().encode()
+    wait_log(srv, f"queue_id={qid}", "delivered", f"to={zoe}")
+
+
+def test_large_message_to_postfix(swallow_factory, postfix_factory):
+    """3 MiB through BDAT to Postfix, byte for byte (bar line ends) in the Maildir."""
+    pf = postfix_factory()
+    srv = _server(swallow_factory, pf)
+    marker = "large-to-postfix-marker"
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_=+!?~0123456\r\n"
+    body = b"".join(b"%06d " % i + line for i in range(3 * 1024 * 1024 // len(line)))
+    raw = message(marker, ALICE, CAROL) + body
+    qid = submit("127.0.0.1", srv.submission, ALICE, [CAROL], raw, user=ALICE,
+                 password=ALICE_PASSWORD)
+    got = wait_maildir(pf, marker)
+    assert got.endswith(body.replace(b"\r\n", b"\n")), "the body changed on the way"
+    wait_log(srv, f"queue_id={qid}", "delivered", f"to={CAROL}")
+
+
+def test_postfix_size_limit_bounces_before_sending(swallow_factory, postfix_factory):
+    """Postfix announces SIZE 20000; a larger message is bounced (5.3.4) without a try."""
+    pf = postfix_factory(extra="message_size_limit = 20000")
+    srv = _server(swallow_factory, pf)
+    marker = "over-postfix-size-marker"
+    raw = message(marker, ALICE, CAROL) + (b"z" * 78 + b"\r\n") * 400
+    qid = submit("127.0.0.1", srv.submission, ALICE, [CAROL], raw, user=ALICE,
+                 password=ALICE_PASSWORD)
+
+    def found():
+        return [m for m in srv.inbox_raw(ALICE) if is_bounce(m) and marker.encode() in m]
+    wait_for(found, DELIVERY_TIMEOUT, "alice's bounce")
+    b = parse_bounce(found()[0])
+    r = b.per_recipient[0]
+    assert r["Status"].strip() == "5.3.4", r.items()
+    assert "20000" in r["Diagnostic-Code"], r["Diagnostic-Code"]
+    assert not pf.delivered()
+    assert f"from=<{ALICE}>" not in pf.log(), "Swallow sent MAIL anyway"
+    bounced = log_lines(srv, f"queue_id={qid}", "bounced")
+    assert bounced, srv.log_text()

@@ -150,6 +150,14 @@ let package = Package(
         .testTarget(name: "MailAuthTests", dependencies: ["MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore"], swiftSettings: strict),
+        .testTarget(
+            name: "MailDNSTests",
+            dependencies: [
+                "MailDNS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol"], swiftSettings: strict),
         .testTarget(
             name: "POP3ServerTests",

@@ -21,19 +21,14 @@ extension IMAPSession {
         }
     }
 
-    /// A message's bytes, or nil when it was expunged meanwhile (RFC 2180 §4.1).
-    func loadMessage(_ mailbox: MailboxID, _ uid: UInt32) async throws -> LoadedMessage? {
-        let result: Result<[UInt8], StoreError>
-        do {
-            result = .success(try await store.messageBytes(in: mailbox, uid: uid))
-        } catch {
-            result = .failure(error)
-        }
-        switch result {
-        case .success(let bytes): return LoadedMessage(bytes: bytes)
-        case .failure(.expunged): return nil
-        case .failure(let error): throw error
-        }
+    /// Messages to read per store query when FETCH or SEARCH needs contents: one read for many
+    /// messages, with memory bounded by the batch.
+    static let contentBatch = 64
+
+    /// The contents of `uids` (expunged ones absent), one store read per batch.
+    func loadMessages(_ mailbox: MailboxID, _ uids: [UInt32]) async throws -> [UInt32: LoadedMessage] {
+        let bytes = try await store.messageBytes(in: mailbox, uids: UIDSet(uids))
+        return bytes.mapValues { LoadedMessage(bytes: $0) }
     }
 
     // MARK: FETCH (RFC 9051 §6.4.5, RFC 7162 §3.1.4, §3.2.6)
@@ -82,14 +77,20 @@ extension IMAPSession {
         let needsContent = items.contains(where: FetchResponse.needsContent)
         let options = fetchOptions
         var expungeIssued = false
-        for i in indices {
+        var batch: [UInt32: LoadedMessage] = [:]
+        var batchEnd = 0
+        for (position, i) in indices.enumerated() {
             let m = box.messages[i]
             var messageItems = items
             if seenChanged.contains(m.uid), !messageItems.contains(.flags) { messageItems.append(.flags) }
             var content: LoadedMessage?
             if needsContent {
+                if position >= batchEnd {
+                    batchEnd = min(position + Self.contentBatch, indices.count)
+                    batch = try await loadMessages(box.id, indices[position..<batchEnd].map { box.messages[$0].uid })
+                }
                 if m.expunged { expungeIssued = true; continue }
-                guard let loaded = try await loadMessage(box.id, m.uid) else {
+                guard let loaded = batch[m.uid] else {
                     expungeIssued = true
                     continue
                 }
@@ -216,11 +217,17 @@ extension IMAPSession {
         }
         let now = Int64(Date().timeIntervalSince1970)
         var matched: [(seq: Int, uid: UInt32, modSeq: UInt64)] = []
+        var batch: [UInt32: LoadedMessage] = [:]
+        var batchEnd = 0
         for (i, m) in box.messages.enumerated() {
             var content: LoadedMessage?
             if program.needsContent {
+                if i >= batchEnd {
+                    batchEnd = min(i + Self.contentBatch, box.messages.count)
+                    batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid))
+                }
                 if m.expunged { continue }
-                guard let loaded = try await loadMessage(box.id, m.uid) else { continue }
+                guard let loaded = batch[m.uid] else { continue }
                 content = loaded
             }
             if program.matches(.init(seq: i + 1, message: m, content: content), now: now) {

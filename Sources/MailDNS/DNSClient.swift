@@ -124,6 +124,9 @@ public final class DNSClient: DNSTransport {
         let logger = self.logger
         // A fresh socket per query: the kernel picks a random ephemeral port (RFC 5452 §9.2).
         let bootstrap = DatagramBootstrap(group: loop)
+            // NIO reads datagrams into 2048-octet buffers by default; a server that ignores our
+            // EDNS size (or a configured size above 2048) must not have its answer cut by the kernel.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DNSLimits.maxMessageSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

@@ -294,3 +294,8 @@ public final class DNSResolver: Resolver {
         }
     }
 }
+
+extension DNSResolver {
+    /// DESIGN.md §5.8: each component's settings as a nested `Configuration`.
+    public typealias Configuration = ResolverConfiguration
+}

@@ -120,7 +120,7 @@ public struct ResolverConfiguration: Sendable, Hashable {
     public static func fromResolvConf(contents: String) -> ResolverConfiguration {
         var configuration = ResolverConfiguration()
         var servers: [Nameserver] = []
-        for rawLine in contents.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for rawLine in contents.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             let words = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let keyword = words.first, !keyword.hasPrefix("#"), !keyword.hasPrefix(";") else { continue }
             switch keyword {

@@ -47,6 +47,9 @@ public protocol MailStore: Sendable {
     func expungedUIDs(in mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> [UInt32]
     /// The message's exact bytes; `.expunged` when it is gone.
     func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8]
+    /// Several messages' bytes in one read (FETCH and SEARCH over ranges); expunged ones are
+    /// absent from the result.
+    func messageBytes(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]]
     func setFlags(in mailbox: MailboxID, uids: UIDSet, _ operation: FlagOperation, _ flags: MessageFlags,
                   unchangedSince: UInt64?) async throws(StoreError) -> FlagUpdateResult
     func copy(from mailbox: MailboxID, uids: UIDSet, to destination: String) async throws(StoreError) -> CopyResult

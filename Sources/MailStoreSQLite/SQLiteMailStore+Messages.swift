@@ -110,6 +110,22 @@ extension SQLiteMailStore {
         }
     }
 
+    public func messageBytes(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]] {
+        try await read { db in
+            var result: [UInt32: [UInt8]] = [:]
+            try Self.forEachRangeSlice(uids) { condition, arguments in
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT m.uid, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id
+                    WHERE m.mailbox_id = ? AND (\(condition))
+                    """, arguments: [mailbox.rawValue] + arguments)
+                while let row = try rows.next() {
+                    result[UInt32(truncatingIfNeeded: row["uid"] as Int64)] = [UInt8](row["bytes"] as Data)
+                }
+            }
+            return result
+        }
+    }
+
     public func setFlags(in mailbox: MailboxID, uids: UIDSet, _ operation: FlagOperation, _ flags: MessageFlags,
                          unchangedSince: UInt64?) async throws(StoreError) -> FlagUpdateResult {
         try await write { db, changes in
@@ -253,24 +269,31 @@ extension SQLiteMailStore {
         return row
     }
 
-    /// Message rows whose UIDs are in `uids`, in UID order. Large sets are queried a slice of
-    /// ranges at a time to stay under SQLite's bound-parameter limit.
+    /// Message rows whose UIDs are in `uids`, in UID order.
     static func summaries(_ db: Database, mailbox: Int64, uids: UIDSet) throws -> [MessageSummary] {
-        let rangesPerQuery = 200
         var result: [MessageSummary] = []
+        try forEachRangeSlice(uids) { condition, arguments in
+            result += try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
+                                       arguments: [mailbox] + arguments).map(summary)
+        }
+        return result
+    }
+
+    /// Calls `body` with an SQL condition on `uid` for each slice of the set's ranges, so large
+    /// sets stay under SQLite's bound-parameter limit.
+    static func forEachRangeSlice(_ uids: UIDSet, _ body: (String, StatementArguments) throws -> Void) throws {
+        let rangesPerQuery = 200
         var start = 0
         while start < uids.ranges.count {
             let slice = uids.ranges[start..<min(start + rangesPerQuery, uids.ranges.count)]
-            var arguments: StatementArguments = [mailbox]
+            var arguments = StatementArguments()
             let condition = slice.map { r -> String in
                 arguments += [Int64(r.lowerBound), Int64(r.upperBound)]
                 return "uid BETWEEN ? AND ?"
             }.joined(separator: " OR ")
-            result += try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
-                                       arguments: arguments).map(summary)
+            try body(condition, arguments)
             start += rangesPerQuery
         }
-        return result
     }
 
     static func summary(_ row: Row) -> MessageSummary {

@@ -45,6 +45,16 @@ enum MessageCases {
             let many = UIDSet((1...2000).map { UInt32($0 * 2) })
             try checkEqual(try await f.store.messages(in: box.id, uids: many).map(\.uid), [2, 4, 6, 8, 10], "many ranges")
         },
+        ConformanceCase(name: "several messages' bytes in one read; expunged ones absent") { f in
+            let a = try await f.account("alice@example.test")
+            for i in 1...5 { _ = try await f.store.append(a.id, to: "INBOX", message("Subject: \(i)\r\n\r\n")) }
+            let box = try await f.store.mailbox(a.id, named: "INBOX")
+            _ = try await f.store.setFlags(in: box.id, uids: UIDSet([2...2]), .add, MessageFlags(system: .deleted), unchangedSince: nil)
+            _ = try await f.store.expunge(in: box.id, uids: nil)
+            let bytes = try await f.store.messageBytes(in: box.id, uids: UIDSet([1...3, 5...9]))
+            try checkEqual(bytes.keys.sorted(), [1, 3, 5], "uids")
+            try checkEqual(bytes[3], Array("Subject: 3\r\n\r\n".utf8), "bytes")
+        },
         ConformanceCase(name: "concurrent appends get unique consecutive UIDs") { f in
             let a = try await f.account("alice@example.test")
             let store = f.store

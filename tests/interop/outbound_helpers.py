@@ -444,7 +444,7 @@ def message(marker: str, sender: str, to: str, extra_headers: str = "") -> bytes
     return (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {marker}\r\n"
             f"Date: Thu, 01 Feb 2024 10:00:00 +0000\r\n"
             f"Message-ID: <{marker}@interop.test>\r\n{extra_headers}\r\n"
-            f"body of {marker}\r\n.leading dot line\r\nlast line\r\n").encode()
+            f"body of {marker}\r\n.leading dot line\r\n.\r\nlast line\r\n").encode()
 
 
 # --------------------------------------------------------------------------

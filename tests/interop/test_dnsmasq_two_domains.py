@@ -25,6 +25,7 @@ import poplib
 import re
 import tempfile
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -96,9 +97,16 @@ def dns_log(dns):
     unregister_log(dns.log_path)
 
 
-def _require_port_25(ip: str):
-    if not port_is_free(ip, 25):
-        pytest.fail(f"{ip}:25 is in use by something else; these tests need it")
+def _require_port_25(ip: str, timeout: float = 90.0):
+    """ip:25 must be bindable. Another program on this machine may hold it (or 0.0.0.0:25)
+    for a while, e.g. a `swallow serve` on a default config: wait for it, bounded."""
+    deadline = time.monotonic() + timeout
+    while not port_is_free(ip, 25):
+        if time.monotonic() > deadline:
+            holders = subprocess.run(["ss", "-ltnp", "sport = :25"], capture_output=True,
+                                     text=True).stdout
+            pytest.fail(f"{ip}:25 stayed in use for {timeout}s; these tests need it:\n{holders}")
+        time.sleep(0.5)
 
 
 def make_domain(swallow_factory, dns, domain: str, ip: str, user: str, password: str):

@@ -281,7 +281,7 @@ def server_state(srv) -> dict:
             flags = []
             if uids:
                 for line in ok(m.uid("FETCH", b",".join(uids).decode(), "(UID FLAGS)")):
-                    flags.append(line)
+                    flags.append(re.sub(rb"\\Recent ?", b"", line))  # session state, not the message's
             state[name] = (status.split(b" ", 1)[1], sorted(flags))
         return state
     finally:

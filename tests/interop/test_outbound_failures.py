@@ -157,7 +157,8 @@ def test_451_once_then_delivered(swallow_factory, scripted):
     assert got.mail_from == ALICE and got.rcpts == [RCPT]
     assert got.helo == HOSTNAME, got.helo
     assert marker.encode() in got.data and f"id {qid}".encode() in got.data
-    assert b"\r\n.leading dot line\r\n" in got.data, "dot-stuffing not undone / not done"
+    assert got.data.endswith(b"\r\n.leading dot line\r\n.\r\nlast line\r\n"), \
+        f"dot-stuffing not done on the way out: {got.data!r}"
     rcpts = [line for who, line in remote.transcript if who == "C" and line.upper().startswith("RCPT")]
     assert len(rcpts) == 2, remote.transcript
     assert not bounces(srv, ALICE, marker)
@@ -177,6 +178,8 @@ def test_450_until_the_remote_recovers(swallow_factory, sink_factory):
     got = wait_sink(sink, marker)
     assert f"X-Rcpt-Args: <{RCPT}>".encode() in got
     assert f"id {qid}".encode() in got
+    # smtp-sink stores LF lines plus an empty line; the lone "." survived DATA
+    assert got.endswith(b"\n.leading dot line\n.\nlast line\n\n"), got[-200:]
     wait_log(srv, f"queue_id={qid}", "delivered", f"to={RCPT}")
     wait_gone(srv, qid)
     assert not bounces(srv, ALICE, marker)
@@ -634,3 +637,106 @@ def test_many_messages_to_one_destination(swallow_factory, sink_factory):
             assert n == 1, f"burst-{i}-{j}: {n} copies"
     assert len(msgs) == total
     assert not bounces(srv, ALICE, "burst-")
+
+
+# --------------------------------------------------------------------------
+# DSN parameters are relayed to a DSN-capable remote (smtp-sink announces DSN)
+
+
+def test_envid_and_ret_are_relayed(swallow_factory, sink_factory):
+    sink = sink_factory()
+    srv = make_server(swallow_factory, sink.hop)
+    marker = "envid-relayed-marker"
+    send_from_alice(srv, marker, mail_options=["RET=FULL", "ENVID=QQ314159"])
+    got = wait_sink(sink, marker)
+    mail_args = re.search(rb"X-Mail-Args: (.*)\n", got).group(1).split()
+    assert mail_args[0] == f"<{ALICE}>".encode(), mail_args
+    assert b"RET=FULL" in mail_args and b"ENVID=QQ314159" in mail_args, mail_args
+
+
+@pytest.mark.xfail(strict=True, reason="RFC 3461 §5.2.1: NOTIFY and ORCPT given on RCPT must be "
+                   "passed on when relaying to a DSN-capable server; SMTPClientSession.transaction "
+                   "sends `.rcpt(forwardPath:, parameters: [])`, dropping both (the queue stores "
+                   "them: QueuedMessage.Recipient.notify/originalRecipient)")
+def test_notify_and_orcpt_are_relayed(swallow_factory, sink_factory):
+    sink = sink_factory()
+    srv = make_server(swallow_factory, sink.hop)
+    marker = "notify-orcpt-relayed-marker"
+    submit("127.0.0.1", srv.submission, ALICE, [RCPT], message(marker, ALICE, RCPT),
+           user=ALICE, password=ALICE_PASSWORD,
+           rcpt_options=["NOTIFY=SUCCESS,FAILURE", f"ORCPT=rfc822;{RCPT}"])
+    got = wait_sink(sink, marker)
+    rcpt_args = re.search(rb"X-Rcpt-Args: (.*)\n", got).group(1).split()
+    assert rcpt_args[0] == f"<{RCPT}>".encode(), rcpt_args
+    assert b"NOTIFY=SUCCESS,FAILURE" in rcpt_args, rcpt_args
+    assert f"ORCPT=rfc822;{RCPT}".encode() in rcpt_args, rcpt_args
+
+
+# --------------------------------------------------------------------------
+# line ends on the wire: a message that came in by BDAT goes out by DATA
+
+
+def bdat_submit(srv, sender: str, rcpt: str, raw: bytes, body: str = "8BITMIME") -> str:
+    from rawsmtp import RawClient
+    with RawClient(srv.smtp) as c:
+        c.greeting()
+        ehlo = c.ehlo()
+        assert b"CHUNKING" in ehlo.lines, ehlo
+        assert c.cmd(f"MAIL FROM:<{sender}> BODY={body}").code == 250
+        assert c.cmd(f"RCPT TO:<{rcpt}>").code == 250
+        c.send(b"BDAT %d LAST\r\n" % len(raw) + raw)
+        r = c.reply()
+        assert r.code == 250, r
+        m = re.search(rb"queued as ([0-9A-F]{16})", r.text)
+        assert m, r
+        c.cmd("QUIT")
+        return m.group(1).decode()
+
+
+def test_bare_line_ends_from_bdat_leave_as_crlf(swallow_factory, scripted):
+    """DESIGN §4: we never emit a bare CR or LF. A BDAT message may hold them; over DATA
+    they go out as CRLF, and lone dots are stuffed."""
+    remote = scripted()
+    srv = make_server(swallow_factory, remote.hop)
+    marker = "bare-line-ends-marker"
+    raw = (f"From: <{ALICE}>\r\nTo: <{RCPT}>\r\nSubject: {marker}\r\n\r\n").encode() + \
+        b"bare LF here\nbare CR here\rCRLF here\r\n.\r\n..two dots\r\n.\nend\r\n"
+    qid = bdat_submit(srv, ALICE, RCPT, raw)
+    wait_for(lambda: remote.messages, DELIVERY_TIMEOUT, "the message at the remote")
+    data = remote.messages[0].data
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", data) is None, f"bare CR/LF sent: {data!r}"
+    expected_body = (b"bare LF here\r\nbare CR here\r\nCRLF here\r\n.\r\n..two dots\r\n.\r\n"
+                     b"end\r\n")
+    assert data.endswith(b"\r\n\r\n" + expected_body), data
+    wait_gone(srv, qid)
+
+
+@pytest.mark.xfail(strict=True, reason="RFC 3030 §3: a receiver that accepted BINARYMIME 'MUST "
+                   "deliver or relay the message in such a way as to preserve all bits in each "
+                   "octet'; Swallow announces BINARYMIME but relays such a message to a server "
+                   "without BINARYMIME/CHUNKING over DATA with every bare CR/LF rewritten to CRLF "
+                   "(SMTPWire.normalizedLineEndings), neither converting it nor bouncing it")
+def test_binarymime_to_a_peer_without_binarymime(swallow_factory, scripted):
+    """RFC 3030 §3: BINARYMIME content must not be sent to a server that did not announce
+    BINARYMIME: the relay converts it (e.g. to base64) or returns it as undeliverable. Either
+    way the binary part must not arrive altered."""
+    remote = scripted()
+    srv = make_server(swallow_factory, remote.hop)
+    marker = "binarymime-relay-marker"
+    payload = bytes(range(256)) + b"\r\r\n\n\r.\r\n" + bytes(range(255, -1, -1))
+    raw = (f"From: <{ALICE}>\r\nTo: <{RCPT}>\r\nSubject: {marker}\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+           f"\r\n").encode() + payload
+    t0 = time.time()
+    qid = bdat_submit(srv, ALICE, RCPT, raw, body="BINARYMIME")
+
+    def outcome():
+        return remote.messages or bounces(srv, ALICE, marker)
+    wait_for(outcome, DELIVERY_TIMEOUT, "delivery or a bounce")
+    if remote.messages:
+        got = email.message_from_bytes(remote.messages[0].data)
+        assert got.get_payload(decode=True) == payload, \
+            "the binary body arrived altered (sent over DATA to a server without BINARYMIME)"
+    else:
+        b = check_report(bounces(srv, ALICE, marker)[0], qid, marker, [RCPT], t0)
+        assert b.per_recipient[0]["Status"].strip().startswith("5.6."), b.per_recipient[0].items()

@@ -18,9 +18,11 @@ public final class QueueRunner: Sendable {
         public var maximumLifetime: Duration = .seconds(5 * 24 * 3600)
         /// Messages being delivered at once (the active window).
         public var maximumConcurrentMessages = 20
-        /// Concurrent transactions to one destination domain.
-        public var maximumPerDestination = 5
-        /// How often the queue is checked when nothing wakes the runner.
+        /// Concurrent transactions to one destination domain (Postfix's
+        /// default_destination_concurrency_limit is 20).
+        public var maximumPerDestination = 20
+        /// How often the queue is checked when nothing wakes the runner (new mail and finished
+        /// attempts wake it at once).
         public var pollInterval: Duration = .seconds(1)
         /// Our host name: EHLO, Reporting-MTA of bounces.
         public var hostname: String
@@ -38,6 +40,7 @@ public final class QueueRunner: Sendable {
     let localDelivery: LocalDeliveryAgent
     let logger: Logger
     private let state = Mutex(State())
+    private let wakeup = Wakeup()
 
     private struct State {
         var inFlight: Set<QueueID> = []
@@ -50,14 +53,16 @@ public final class QueueRunner: Sendable {
         self.configuration = configuration; self.queue = queue; self.routing = routing; self.resolver = resolver
         self.client = client; self.smarthostClient = smarthostClient; self.directory = directory
         self.localDelivery = localDelivery; self.logger = logger
+        queue.onEnqueue { [wakeup] in wakeup.signal() }
     }
 
     /// Runs until the task is cancelled; attempts in progress then finish.
     public func run() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let free = configuration.maximumConcurrentMessages - state.withLock { $0.inFlight.count }
-                if free > 0, let due = try? await queue.due(limit: free + state.withLock({ $0.inFlight.count })) {
+                let busy = state.withLock { $0.inFlight.count }
+                let free = configuration.maximumConcurrentMessages - busy
+                if free > 0, let due = try? await queue.due(limit: free + busy) {
                     for message in due {
                         let claimed = state.withLock { s in
                             s.inFlight.count < configuration.maximumConcurrentMessages && s.inFlight.insert(message.id).inserted
@@ -66,13 +71,17 @@ public final class QueueRunner: Sendable {
                         group.addTask { [self] in
                             await self.attempt(message)
                             _ = state.withLock { $0.inFlight.remove(message.id) }
+                            wakeup.signal()
                         }
                     }
                 }
-                try? await Task.sleep(for: configuration.pollInterval)
+                await wakeup.wait(upTo: configuration.pollInterval)
             }
         }
     }
+
+    /// New mail was queued: look at the queue now rather than at the next poll.
+    public func wake() { wakeup.signal() }
 
     /// One delivery attempt for every due recipient of `message`.
     func attempt(_ message: QueuedMessage) async {
@@ -159,10 +168,9 @@ public final class QueueRunner: Sendable {
             }
         }
         logger.info("routing", metadata: ["domain": "\(domain)", "route": "\(route)", "hops": "\(hops.map { "\($0.name)[\($0.host)]:\($0.port)" })"])
-        guard acquire(domain) else {
-            for r in recipients { outcomes[r.address] = .temporary("4.4.5 too many connections to \(domain) in progress") }
-            return outcomes
-        }
+        // Wait for a slot to this destination rather than counting a busy destination as a
+        // failed attempt.
+        while !acquire(domain) { try? await Task.sleep(for: .milliseconds(20)) }
         defer { release(domain) }
         var remaining = recipients.map(\.address)
         for hop in hops where !remaining.isEmpty {
@@ -239,5 +247,68 @@ public final class QueueRunner: Sendable {
 extension Duration {
     var seconds: TimeInterval {
         TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
+}
+
+/// A wake-up signal for the runner loop: `signal()` ends the current (or next) `wait`.
+final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation = 0
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the next `signal()` or after `timeout`, whichever comes first.
+    func wait(upTo timeout: Duration) async {
+        let generation: Int? = state.withLock { s in
+            if s.pending {
+                s.pending = false
+                return nil
+            }
+            s.generation += 1
+            return s.generation
+        }
+        guard let generation else { return }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.expire(generation)
+        }
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.pending || s.generation != generation {
+                    s.pending = false
+                    return true
+                }
+                s.waiter = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func expire(_ generation: Int) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard s.generation == generation, let w = s.waiter else {
+                if s.generation == generation { s.generation += 1 }  // not waiting yet: make it return
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
     }
 }

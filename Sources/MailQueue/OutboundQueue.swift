@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// A message waiting for remote delivery, with per-recipient state (DESIGN.md §1 durable queue).
 public struct QueuedMessage: Sendable, Equatable {
@@ -69,6 +70,12 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
 /// WAL, `synchronous = FULL`, so `enqueue` returns only once the message is on disk.
 public final class OutboundQueue: Sendable {
     let pool: DatabasePool
+    private let observers = Mutex<[@Sendable () -> Void]>([])
+
+    /// Called after every durable enqueue (the queue runner wakes up instead of polling).
+    public func onEnqueue(_ observer: @escaping @Sendable () -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
 
     public init(path: String) throws {
         var config = Configuration()
@@ -134,6 +141,7 @@ public final class OutboundQueue: Sendable {
                 }
             }
         } catch { throw Self.map(error) }
+        for observer in observers.withLock({ $0 }) { observer() }
     }
 
     public func list() async throws(QueueError) -> [QueueSummary] {

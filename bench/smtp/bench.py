@@ -10,7 +10,7 @@ during the run, less smtp-source's own), then Swallow/Postfix ratios.
 Usage: bench/smtp/bench.py [--swallow PATH] [--messages 5000] [--sessions 20] [--sizes 4096,102400]
 Runs on 127.0.0.1 only; needs root (Postfix) and Debian's postfix package.
 """
-import argparse, os, pathlib, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, os, pathlib, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -28,10 +28,10 @@ def busy_jiffies():
     return sum(values[:8]) - idle
 
 
-def run_load(port, messages, sessions, size):
+def run_load(port, messages, sessions, size, to="u@bench.test"):
     """Runs smtp-source; returns (wall seconds, smtp-source CPU seconds)."""
     cmd = ["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-           "-f", "sender@bench.test", "-t", "u@bench.test", f"127.0.0.1:{port}"]
+           "-f", "sender@bench.test", "-t", to, f"127.0.0.1:{port}"]
     start = time.monotonic()
     before = os.times()
     subprocess.run(cmd, check=True)
@@ -42,9 +42,10 @@ def run_load(port, messages, sessions, size):
 class Swallow:
     name = "Swallow"
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, sink_port=None):
         self.binary, self.dir = binary, workdir / "swallow"
         self.port = free_port()
+        self.sink_port = sink_port
 
     def start(self):
         subprocess.run([self.binary, "init", "--data", str(self.dir), "--domain", "bench.test"], check=True, stdout=subprocess.DEVNULL)
@@ -58,6 +59,8 @@ class Swallow:
             elif key in ("submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "admin"):
                 line = f"{key} = []"
             lines.append(line)
+            if line.startswith("[transport]") and self.sink_port:
+                lines.append(f'"sink.test" = "127.0.0.1:{self.sink_port}"')
         config.write_text("\n".join(lines) + "\n")
         self.cli("user", "add", "u@bench.test", "--password-stdin", stdin="bench\n")
         self.log = open(self.dir / "serve.log", "w")
@@ -106,9 +109,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, sink_port=None):
         self.dir = workdir / "postfix"
         self.port = free_port()
+        self.sink_port = sink_port
 
     def start(self):
         d = self.dir
@@ -146,6 +150,8 @@ alias_maps =
 alias_database =
 biff = no
 message_size_limit = 52428800
+{"transport_maps = inline:{ sink.test=smtp:[127.0.0.1]:" + str(self.sink_port) + " }" if self.sink_port else ""}
+smtp_tls_security_level = none
 virtual_mailbox_limit = 0
 """)
         # Debian's master.cf runs services chrooted, which a throwaway instance cannot use.
@@ -167,19 +173,42 @@ virtual_mailbox_limit = 0
         subprocess.run(["postfix", "-c", str(self.dir / "etc"), "stop"], capture_output=True)
 
 
-def measure(server, messages, sessions, size):
-    before_count = server.delivered()
+class Sink:
+    """Postfix's smtp-sink as the remote MTA for relay runs; counts messages from its -c output."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.count = 0
+        self.proc = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "256"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        buf = b""
+        while chunk := self.proc.stdout.read1(4096):
+            buf = (buf + chunk)[-256:]
+            for m in re.finditer(rb"mesg=(\d+)", buf):
+                self.count = int(m.group(1))
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def measure(server, messages, sessions, size, sink=None):
+    delivered = (lambda: sink.count) if sink else server.delivered
+    before_count = delivered()
     hz = os.sysconf("SC_CLK_TCK")
     busy0 = busy_jiffies()
     start = time.monotonic()
-    wall, source_cpu = run_load(server.port, messages, sessions, size)
+    wall, source_cpu = run_load(server.port, messages, sessions, size, to="u@sink.test" if sink else "u@bench.test")
     accepted_at = time.monotonic() - start
     deadline = time.monotonic() + 600
-    while server.delivered() - before_count < messages and time.monotonic() < deadline:
+    while delivered() - before_count < messages and time.monotonic() < deadline:
         time.sleep(0.05)
     delivered_at = time.monotonic() - start
     busy = (busy_jiffies() - busy0) / hz - source_cpu
-    count = server.delivered() - before_count
+    count = delivered() - before_count
     return {"accepted_per_s": messages / accepted_at, "delivered_per_s": count / delivered_at,
             "cpu_ms_per_msg": 1000 * busy / max(count, 1), "delivered": count}
 
@@ -190,18 +219,24 @@ def main():
     p.add_argument("--messages", type=int, default=5000)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--sizes", default="4096,102400")
+    p.add_argument("--relay", action="store_true",
+                   help="relay to smtp-sink (remote domain via transport map) instead of local delivery")
     args = p.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="swallow-bench-"))
-    servers = [Swallow(args.swallow, work), Postfix(work)]
+    os.chmod(work, 0o755)
+    sink = Sink() if args.relay else None
+    servers = [Swallow(args.swallow, work, sink and sink.port), Postfix(work, sink and sink.port)]
     try:
         for s in servers:
             s.start()
-        print(f"smtp-source -s {args.sessions} -m {args.messages}, one local recipient, durable delivery\n")
+        what = "relayed to smtp-sink (new connection per message for Swallow; Postfix reuses connections)" if sink \
+            else "one local recipient, durable delivery"
+        print(f"smtp-source -s {args.sessions} -m {args.messages}, {what}\n")
         print(f"{'size':>8} {'server':8} {'accepted/s':>11} {'delivered/s':>12} {'CPU ms/msg':>11}")
         for size in map(int, args.sizes.split(",")):
             results = {}
             for s in servers:
-                r = measure(s, args.messages, args.sessions, size)
+                r = measure(s, args.messages, args.sessions, size, sink)
                 results[s.name] = r
                 print(f"{size:>8} {s.name:8} {r['accepted_per_s']:>11.0f} {r['delivered_per_s']:>12.0f} {r['cpu_ms_per_msg']:>11.2f}"
                       + ("" if r["delivered"] == args.messages else f"  (only {r['delivered']} delivered)"))
@@ -217,6 +252,8 @@ def main():
                 s.stop()
             except Exception as e:  # keep stopping the others
                 print(f"stopping {s.name}: {e}", file=sys.stderr)
+        if sink:
+            sink.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -84,11 +84,15 @@ public final class QueueRunner: Sendable {
     public func wake() { wakeup.signal() }
 
     /// One delivery attempt for every due recipient of `message`.
-    func attempt(_ message: QueuedMessage) async {
+    func attempt(_ listed: QueuedMessage) async {
         var log = logger
-        log[metadataKey: "queue_id"] = "\(message.id)"
+        log[metadataKey: "queue_id"] = "\(listed.id)"
+        // The listing may predate an attempt that finished since: read the message again now
+        // that it is ours, so nothing is sent twice.
+        guard let message = try? await queue.message(listed.id) else { return }
         let now = Date()
         let due = message.recipients.filter { $0.state == .pending && $0.nextAttempt <= now }
+        guard !due.isEmpty else { return }
         var byDomain: [String: [QueuedMessage.Recipient]] = [:]
         for r in due { byDomain[DirectoryAddress.split(r.address)?.domain ?? "", default: []].append(r) }
 

@@ -184,11 +184,14 @@ class Sink:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        buf = b""
+        # smtp-sink -c rewrites one status line with CR: read whole records only.
+        pending = b""
         while chunk := self.proc.stdout.read1(4096):
-            buf = (buf + chunk)[-256:]
-            for m in re.finditer(rb"mesg=(\d+)", buf):
-                self.count = int(m.group(1))
+            records = (pending + chunk).split(b"\r")
+            pending = records.pop()
+            for record in records:
+                if m := re.search(rb"mesg=(\d+)", record):
+                    self.count = int(m.group(1))
 
     def stop(self):
         self.proc.kill()

@@ -180,7 +180,11 @@ public final class QueueRunner: Sendable {
         for hop in hops where !remaining.isEmpty {
             let envelope = SMTPClient.Envelope(
                 sender: message.sender, recipients: remaining, message: message.bytes, needsSMTPUTF8: message.smtputf8,
-                eightBit: message.eightBit, envelopeID: message.envelopeID, returnFull: message.returnFull)
+                eightBit: message.eightBit, binary: message.binary, envelopeID: message.envelopeID,
+                returnFull: message.returnFull,
+                notify: Dictionary(recipients.compactMap { r in r.notify.map { (r.address, $0) } }, uniquingKeysWith: { a, _ in a }),
+                originalRecipients: Dictionary(recipients.compactMap { r in r.originalRecipient.map { (r.address, $0) } },
+                                               uniquingKeysWith: { a, _ in a }))
             let result = await client.send(envelope, host: hop.host, port: hop.port, serverName: hop.name, logger: logger)
             logger.debug("attempt", metadata: ["host": "\(hop.name)[\(hop.host)]:\(hop.port)", "tls": "\(result.usedTLS)",
                                                 "transcript": "\(result.transcript)"])

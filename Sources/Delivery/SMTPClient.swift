@@ -42,13 +42,20 @@ public struct SMTPClient: Sendable {
         public var message: [UInt8]
         public var needsSMTPUTF8: Bool
         public var eightBit: Bool
+        /// BODY=BINARYMIME (RFC 3030 §3): sent only with BDAT to a peer that offers BINARYMIME.
+        public var binary: Bool
         public var envelopeID: String?
         public var returnFull: Bool
+        /// RFC 3461 NOTIFY and ORCPT per recipient, passed on to a DSN-capable peer (§5.2.1).
+        public var notify: [String: String]
+        public var originalRecipients: [String: String]
 
         public init(sender: String, recipients: [String], message: [UInt8], needsSMTPUTF8: Bool = false, eightBit: Bool = false,
-                    envelopeID: String? = nil, returnFull: Bool = false) {
+                    binary: Bool = false, envelopeID: String? = nil, returnFull: Bool = false,
+                    notify: [String: String] = [:], originalRecipients: [String: String] = [:]) {
             self.sender = sender; self.recipients = recipients; self.message = message; self.needsSMTPUTF8 = needsSMTPUTF8
-            self.eightBit = eightBit; self.envelopeID = envelopeID; self.returnFull = returnFull
+            self.eightBit = eightBit; self.binary = binary; self.envelopeID = envelopeID; self.returnFull = returnFull
+            self.notify = notify; self.originalRecipients = originalRecipients
         }
     }
 

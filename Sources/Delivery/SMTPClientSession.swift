@@ -94,6 +94,14 @@ struct ClientSession {
             }
             return
         }
+        if envelope.binary && !(has("BINARYMIME") && has("CHUNKING")) {
+            // RFC 3030 §3: binary content must reach a peer that takes it unaltered; we do not
+            // convert it, so it goes back to the sender.
+            for r in envelope.recipients {
+                outcomes.append((r, .permanent("5.6.3 \(serverName) does not accept BINARYMIME, which this message needs")))
+            }
+            return
+        }
         if let limitText = capabilityValue("SIZE"), let limit = Int(limitText), limit > 0, envelope.message.count > limit {
             for r in envelope.recipients {
                 outcomes.append((r, .permanent("5.3.4 message size \(envelope.message.count) exceeds \(serverName)'s limit \(limit)")))
@@ -121,14 +129,18 @@ struct ClientSession {
     private mutating func transaction(_ connection: inout Connection) async throws {
         var mailParameters: [ESMTPParameter] = []
         if has("SIZE") { mailParameters.append(ESMTPParameter(keyword: "SIZE", value: String(envelope.message.count))) }
-        if envelope.eightBit && has("8BITMIME") { mailParameters.append(ESMTPParameter(keyword: "BODY", value: "8BITMIME")) }
+        if envelope.binary {
+            mailParameters.append(ESMTPParameter(keyword: "BODY", value: "BINARYMIME"))
+        } else if envelope.eightBit && has("8BITMIME") {
+            mailParameters.append(ESMTPParameter(keyword: "BODY", value: "8BITMIME"))
+        }
         if envelope.needsSMTPUTF8 { mailParameters.append(ESMTPParameter(keyword: "SMTPUTF8")) }
         if has("DSN") {
             if let id = envelope.envelopeID { mailParameters.append(ESMTPParameter(keyword: "ENVID", value: XText.encode(id))) }
             mailParameters.append(ESMTPParameter(keyword: "RET", value: envelope.returnFull ? "FULL" : "HDRS"))
         }
         let commands: [SMTPCommand] = [.mail(reversePath: envelope.sender, parameters: mailParameters)]
-            + envelope.recipients.map { .rcpt(forwardPath: $0, parameters: []) }
+            + envelope.recipients.map { .rcpt(forwardPath: $0, parameters: rcptParameters(for: $0)) }
         var replies: [SMTPReply] = []
         if has("PIPELINING") {
             // RFC 2920 §3.1: MAIL and all RCPTs in one write, replies read in order.
@@ -192,9 +204,18 @@ struct ClientSession {
         }
     }
 
+    /// RFC 3461 §5.2.1: NOTIFY and ORCPT go on to a peer that offers DSN.
+    private func rcptParameters(for recipient: String) -> [ESMTPParameter] {
+        guard has("DSN") else { return [] }
+        var parameters: [ESMTPParameter] = []
+        if let notify = envelope.notify[recipient] { parameters.append(ESMTPParameter(keyword: "NOTIFY", value: notify)) }
+        if let orcpt = envelope.originalRecipients[recipient] { parameters.append(ESMTPParameter(keyword: "ORCPT", value: orcpt)) }
+        return parameters
+    }
+
     /// The message with every line ending as CRLF: a stored message may hold bare LF (BDAT
-    /// input), which we never send on (DESIGN.md §4).
-    private var wire: [UInt8] { SMTPWire.normalizedLineEndings(envelope.message) }
+    /// input), which we never send on (DESIGN.md §4). Binary content goes as it is (BDAT only).
+    private var wire: [UInt8] { envelope.binary ? envelope.message : SMTPWire.normalizedLineEndings(envelope.message) }
 }
 
 enum SMTPWire {

@@ -37,11 +37,15 @@ public struct QueuedMessage: Sendable, Equatable {
     public var returnFull: Bool
     public var smtputf8: Bool
     public var eightBit: Bool
+    /// Received as BODY=BINARYMIME (RFC 3030).
+    public var binary: Bool
 
     public init(id: QueueID, sender: String, recipients: [Recipient], arrival: Date = Date(), bytes: [UInt8],
-                envelopeID: String? = nil, returnFull: Bool = false, smtputf8: Bool = false, eightBit: Bool = false) {
+                envelopeID: String? = nil, returnFull: Bool = false, smtputf8: Bool = false, eightBit: Bool = false,
+                binary: Bool = false) {
         self.id = id; self.sender = sender; self.recipients = recipients; self.arrival = arrival; self.bytes = bytes
         self.envelopeID = envelopeID; self.returnFull = returnFull; self.smtputf8 = smtputf8; self.eightBit = eightBit
+        self.binary = binary
     }
 }
 
@@ -99,7 +103,8 @@ public final class OutboundQueue: Sendable {
                     envid TEXT,
                     ret_full INTEGER NOT NULL,
                     smtputf8 INTEGER NOT NULL,
-                    eight_bit INTEGER NOT NULL);
+                    eight_bit INTEGER NOT NULL,
+                    binary INTEGER NOT NULL DEFAULT 0);
                 CREATE TABLE queue_recipient (
                     message_id TEXT NOT NULL REFERENCES queue_message(id) ON DELETE CASCADE,
                     address TEXT NOT NULL,
@@ -127,10 +132,10 @@ public final class OutboundQueue: Sendable {
             try await pool.write { db in
                 for m in messages {
                     try db.execute(sql: """
-                        INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit, binary)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, arguments: [m.id.rawValue, m.sender, m.arrival.timeIntervalSince1970, Data(m.bytes), m.envelopeID,
-                                         m.returnFull, m.smtputf8, m.eightBit])
+                                         m.returnFull, m.smtputf8, m.eightBit, m.binary])
                     for r in m.recipients {
                         try db.execute(sql: """
                             INSERT OR IGNORE INTO queue_recipient (message_id, address, orcpt, notify, state, attempts, next_attempt, last_error)
@@ -170,7 +175,7 @@ public final class OutboundQueue: Sendable {
                 return QueuedMessage(id: id, sender: row["sender"], recipients: recipients,
                                      arrival: Date(timeIntervalSince1970: row["arrival"]), bytes: [UInt8](row["bytes"] as Data),
                                      envelopeID: row["envid"], returnFull: row["ret_full"], smtputf8: row["smtputf8"],
-                                     eightBit: row["eight_bit"])
+                                     eightBit: row["eight_bit"], binary: row["binary"])
             }
         } catch { throw Self.map(error) }
     }

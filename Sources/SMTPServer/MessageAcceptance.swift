@@ -34,7 +34,8 @@ enum MessageAcceptance {
             let queued = QueuedMessage(
                 id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: message,
                 envelopeID: transaction.parameters.envelopeID, returnFull: transaction.parameters.ret == .full,
-                smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME)
+                smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME,
+                binary: transaction.parameters.body == .binaryMIME)
             do {
                 try await services.queue.enqueue([queued])
                 logger.info("queued for remote delivery", metadata: ["to": "\(remote.map(\.address))"])

@@ -97,7 +97,9 @@ extension SwallowConfiguration {
         if let transport = try reader.section(table, "transport", allowed: nil) {
             for key in transport.keys {
                 guard let value = transport[key]?.string else { throw reader.error("transport.\(key)", "must be a \"host:port\" string") }
-                guard HostPort.isHostname(Substring(key)) else { throw reader.error("transport.\(key)", "'\(key)' is not a domain") }
+                // ".example.net" (leading dot) matches every subdomain, as in Postfix transport_maps.
+                let domain = key.hasPrefix(".") ? Substring(key.dropFirst()) : Substring(key)
+                guard HostPort.isHostname(domain) else { throw reader.error("transport.\(key)", "'\(key)' is not a domain") }
                 guard let hp = HostPort(value) else { throw reader.error("transport.\(key)", "'\(value)' is not a valid host:port") }
                 config.transport[key.lowercased()] = hp
             }

@@ -116,7 +116,8 @@ public final class QueueRunner: Sendable {
                     u.lastError = why
                     if now.timeIntervalSince(message.arrival) >= configuration.maximumLifetime.seconds {
                         u.state = .failed
-                        u.lastError = "gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(why)"
+                        // RFC 3463 X.4.7: delivery time expired.
+                        u.lastError = "4.4.7 gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(why)"
                         log.warning("expired", metadata: ["to": "\(r.address)", "reason": "\(why)"])
                     } else {
                         u.nextAttempt = now.addingTimeInterval(backoff(attempts: u.attempts))

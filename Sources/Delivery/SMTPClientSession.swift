@@ -137,7 +137,8 @@ struct ClientSession {
         if envelope.needsSMTPUTF8 { mailParameters.append(ESMTPParameter(keyword: "SMTPUTF8")) }
         if has("DSN") {
             if let id = envelope.envelopeID { mailParameters.append(ESMTPParameter(keyword: "ENVID", value: XText.encode(id))) }
-            mailParameters.append(ESMTPParameter(keyword: "RET", value: envelope.returnFull ? "FULL" : "HDRS"))
+            // RET only when the submitter asked for the whole message; otherwise the default.
+            if envelope.returnFull { mailParameters.append(ESMTPParameter(keyword: "RET", value: "FULL")) }
         }
         let commands: [SMTPCommand] = [.mail(reversePath: envelope.sender, parameters: mailParameters)]
             + envelope.recipients.map { .rcpt(forwardPath: $0, parameters: rcptParameters(for: $0)) }

@@ -111,7 +111,8 @@ public struct DeliveryStatusNotification: Sendable {
     }
 
     /// The RFC 3463 status in a reply text (e.g. "550 5.1.1 User unknown" -> "5.1.1"), or a
-    /// generic one for the reply class.
+    /// generic one for the reply class. A report of failure (Action: failed) carries the
+    /// status of the last attempt, which may be a 4.x.x one (RFC 3464 §2.3.4).
     public static func status(from reply: String, permanent: Bool) -> String {
         for word in reply.split(separator: " ") {
             let parts = word.split(separator: ".")

@@ -70,3 +70,42 @@ class ClientLog:
             f.write(text)
             f.write(f"===== run {self.runs}: exit {rc} after {took:.2f}s\n\n")
         return subprocess.CompletedProcess(argv, rc, text, "")
+
+
+class ThrowawayPostfix:
+    """What every throwaway Postfix instance in these tests shares: stopping exactly the
+    master we started (by its PID), and its log. Subclasses set `root`, `log_path`, `started`
+    and provide `postfix(*args)`."""
+
+    def master_pid(self) -> int | None:
+        try:
+            return int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self):
+        if not self.started:
+            return
+        pid = self.master_pid()
+        self.postfix("stop")
+        deadline = time.monotonic() + 20
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            if pid:
+                self.postfix("abort")
+                try:
+                    os.kill(pid, 9)     # the master we started, by its own PID
+                except ProcessLookupError:
+                    pass
+        self.started = False
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no postfix log)"

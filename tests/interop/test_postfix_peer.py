@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from peertools import ThrowawayPostfix
+
 from conftest import (ALICE, BOB, free_port, register_log, split_added_headers, to_lf,
                       unregister_log)
 
@@ -93,7 +95,7 @@ maximal_backoff_time = 2s
 """
 
 
-class Postfix:
+class Postfix(ThrowawayPostfix):
     def __init__(self, root: Path, nexthop: str, smtp_tls: str = "may"):
         self.root = root
         self.conf = root / "conf"
@@ -165,39 +167,6 @@ class Postfix:
                     raise RuntimeError(f"postfix smtpd not answering on {self.port}\n"
                                        f"check: {self.check_output()}\nlog:\n{self.log()}")
                 time.sleep(0.2)
-
-    def master_pid(self) -> int | None:
-        try:
-            return int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def stop(self):
-        if not self.started:
-            return
-        pid = self.master_pid()
-        self.postfix("stop")
-        deadline = time.monotonic() + 20
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            if pid:
-                self.postfix("abort")
-                try:
-                    os.kill(pid, 9)     # the master we started, by its own PID
-                except ProcessLookupError:
-                    pass
-        self.started = False
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no postfix log)"
 
     def wait_log(self, needle: str, timeout: float = DELIVERY_TIMEOUT) -> str:
         deadline = time.monotonic() + timeout

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from peertools import ThrowawayPostfix
+
 from conftest import ALICE, ALICE_PASSWORD, HOSTNAME, free_port, register_log, unregister_log
 from outbound_helpers import (is_bounce, log_lines, message, parse_bounce, queue_entry, submit,
                               wait_for, wait_log)
@@ -113,7 +115,7 @@ smtpd_discard_ehlo_keywords = {discard}
 """
 
 
-class PostfixReceiver:
+class PostfixReceiver(ThrowawayPostfix):
     def __init__(self, root: Path, tls: bool, chunking: bool, extra: str = ""):
         self.root = root
         self.conf = root / "conf"
@@ -173,39 +175,6 @@ class PostfixReceiver:
                     raise RuntimeError(f"postfix smtpd not answering on {self.port}\n"
                                        f"log:\n{self.log()}") from None
                 time.sleep(0.2)
-
-    def master_pid(self) -> int | None:
-        try:
-            return int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def stop(self):
-        if not self.started:
-            return
-        pid = self.master_pid()
-        self.postfix("stop")
-        deadline = time.monotonic() + 20
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            if pid:
-                self.postfix("abort")
-                try:
-                    os.kill(pid, 9)     # the master we started, by its own PID
-                except ProcessLookupError:
-                    pass
-        self.started = False
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no postfix log)"
 
     def delivered(self, mailbox: str = "carol") -> list[bytes]:
         new = self.root / "vmail" / mailbox / "new"

@@ -4,8 +4,6 @@ import MailStore
 
 /// LOGIN and AUTHENTICATE (RFC 9051 §6.2.2, §6.2.3, SASL-IR RFC 4959).
 extension IMAPSession {
-    /// Hashed for unknown logins too, so that timing does not tell which accounts exist.
-    static let dummyHash = (try? PasswordHash.make("swallow-timing-equaliser")) ?? "*"
 
     var plaintextAllowed: Bool { tlsActive || configuration.allowPlaintextWithoutTLS }
 
@@ -15,7 +13,7 @@ extension IMAPSession {
             throw Failure.no("Plaintext authentication disallowed on non-secure connections.", code: .privacyRequired)
         }
         let account = try? await services.directory.account(login: username)
-        let ok = PasswordHash.verify(password, against: account?.passwordHash ?? Self.dummyHash) && account != nil
+        let ok = PasswordHash.verify(password, account: account)
         guard ok, let account else {
             logger.notice("authentication failed", metadata: ["login": "\(username.prefix(256))", "mechanism": "LOGIN"])
             await failureDelay()
@@ -91,7 +89,7 @@ extension IMAPSession {
                 return .pending(.authenticationResponse)
             case .verifyPassword(let authcid, _, let password):
                 let account = try? await services.directory.account(login: authcid)
-                let ok = PasswordHash.verify(password, against: account?.passwordHash ?? Self.dummyHash) && account != nil
+                let ok = PasswordHash.verify(password, account: account)
                 pendingAccount = account
                 guard var server = sasl else { throw Failure.bad("No authentication in progress") }
                 action = server.passwordVerified(ok)

@@ -116,6 +116,18 @@ public protocol DirectoryAdministration: UserDirectory {
     func listAliases() async throws(DirectoryError) -> [AliasEntry]
 }
 
+extension PasswordHash {
+    /// A stand-in hash verified when the login names no account, so that the time an answer
+    /// takes does not tell which accounts exist.
+    static let timingEqualiser = (try? PasswordHash.make("swallow-timing-equaliser")) ?? "*"
+
+    /// Whether `password` is `account`'s; false for no account, after the same work.
+    public static func verify(_ password: String, account: Account?) -> Bool {
+        let ok = verify(password, against: account?.passwordHash ?? timingEqualiser)
+        return ok && account != nil
+    }
+}
+
 /// Address rules shared by every directory backend.
 public enum DirectoryAddress {
     /// RFC 5233-style sub-addressing separator, as Postfix's `recipient_delimiter = +`.

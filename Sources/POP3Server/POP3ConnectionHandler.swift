@@ -211,7 +211,7 @@ final class POP3ConnectionHandler: ChannelInboundHandler {
                     return .unavailable
                 }
                 // Hash even for unknown users so timing does not reveal which logins exist.
-                let ok = PasswordHash.verify(password, against: account?.passwordHash ?? Self.dummyHash)
+                let ok = PasswordHash.verify(password, account: account)
                 guard ok, let account else { return .rejected }
                 return .accepted(account)
             }, then: { handler, context, check in
@@ -361,7 +361,6 @@ final class POP3ConnectionHandler: ChannelInboundHandler {
 
     // MARK: SASL (RFC 5034)
 
-    private static let dummyHash = (try? PasswordHash.make("swallow-timing-equaliser")) ?? "*"
 
     private func runSASL(_ action: SASLAction, _ context: ChannelHandlerContext) {
         switch action {
@@ -378,7 +377,7 @@ final class POP3ConnectionHandler: ChannelInboundHandler {
                 } catch {
                     return (false, nil, true)
                 }
-                let ok = PasswordHash.verify(password, against: account?.passwordHash ?? Self.dummyHash) && account != nil
+                let ok = PasswordHash.verify(password, account: account)
                 return (ok, account, false)
             }, then: { handler, context, result in
                 if result.2 { return handler.directoryUnavailable(context) }

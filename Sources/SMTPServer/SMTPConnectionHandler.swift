@@ -315,7 +315,6 @@ final class SMTPConnectionHandler: ChannelInboundHandler {
 
     // MARK: SASL
 
-    private static let dummyHash = (try? PasswordHash.make("swallow-timing-equaliser")) ?? "*"
 
     private func runSASL(_ action: SASLAction, _ context: ChannelHandlerContext) {
         switch action {
@@ -327,7 +326,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler {
             run(context, work: { () -> (Bool, Account?) in
                 let account = try? await directory.account(login: authcid)
                 // Hash even for unknown users so timing does not reveal which logins exist.
-                let ok = PasswordHash.verify(password, against: account?.passwordHash ?? Self.dummyHash) && account != nil
+                let ok = PasswordHash.verify(password, account: account)
                 return (ok, account)
             }, then: { handler, context, result in
                 handler.pendingAccount = result.1

@@ -762,7 +762,8 @@ struct CommandGrammar {
     /// append         = "APPEND" SP mailbox 1*append-message            ; RFC 3502
     /// append-message = append-opts SP append-data
     /// append-opts    = [SP flag-list] [SP date-time]
-    /// append-data    = literal / literal8                              ; RFC 3516
+    /// append-data    = literal / literal8 / utf8-literal               ; RFC 3516, RFC 6855
+    /// utf8-literal   = "UTF8" SP "(" literal8 ")"                      ; RFC 6855 §4
     /// ```
     mutating func append() throws(GrammarError) -> IMAPCommand {
         let mailbox = try self.mailbox()
@@ -779,10 +780,22 @@ struct CommandGrammar {
                 date = try dateTime()
                 try sp()
             }
-            guard peek() == ASCII.leftBrace || peek() == ASCII.tilde else {
-                throw expected("message literal")
+            let r: Range<Int>, binary: Bool
+            if peek() == UInt8(ascii: "U") || peek() == UInt8(ascii: "u") {
+                // RFC 6855 §4 (UTF8=ACCEPT), the form Thunderbird uses for Sent and Drafts:
+                // utf8-literal = "UTF8" SP "(" literal8 ")"
+                try expectKeyword("UTF8")
+                try sp()
+                try expect(ASCII.leftParen, "\"(\" of UTF8 message data")
+                guard peek() == ASCII.tilde else { throw expected("literal8 (~{n}) in UTF8 message data") }
+                (r, binary) = try literal(allowBinary: true)
+                try expect(ASCII.rightParen, "\")\" of UTF8 message data")
+            } else {
+                guard peek() == ASCII.leftBrace || peek() == ASCII.tilde else {
+                    throw expected("message literal")
+                }
+                (r, binary) = try literal(allowBinary: true)
             }
-            let (r, binary) = try literal(allowBinary: true)
             messages.append(AppendMessage(flags: flags, internalDate: date,
                                           data: materialize ? Array(bytes[r]) : [], isBinary: binary))
         } while !atEnd

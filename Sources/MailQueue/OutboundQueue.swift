@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import Synchronization
 
 /// A message waiting for remote delivery, with per-recipient state (DESIGN.md §1 durable queue).
@@ -74,6 +75,9 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
 /// WAL, `synchronous = FULL`, so `enqueue` returns only once the message is on disk.
 public final class OutboundQueue: Sendable {
     let pool: DatabasePool
+
+    /// The writer's `PRAGMA synchronous` (2 = FULL), for tests.
+    public func synchronousLevel() throws -> Int { try DurablePool.writerSynchronousLevel(pool) }
     private let observers = Mutex<[@Sendable () -> Void]>([])
 
     /// Called after every durable enqueue (the queue runner wakes up instead of polling).
@@ -85,13 +89,7 @@ public final class OutboundQueue: Sendable {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        // Mail files are never world-readable (DESIGN.md §4 least privilege). The file is made
-        // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
-        // (Not umask: it is process-wide, and other threads create files too.)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd >= 0 { close(fd) }
-        pool = try DatabasePool(path: path, configuration: config)
+        pool = try DurablePool.open(path: path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 
 /// The embedded SQLite database that holds the user directory and the mailbox store.
 ///
@@ -19,23 +20,16 @@ public final class SQLiteDatabase: Sendable {
     public let path: String
     let pool: DatabasePool
 
+    /// The writer's `PRAGMA synchronous` (2 = FULL), for tests and `swallow doctor`.
+    public func synchronousLevel() throws -> Int { try DurablePool.writerSynchronousLevel(pool) }
+
     public init(path: String, configuration: Configuration = .init()) throws {
         self.path = path
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
         config.maximumReaderCount = configuration.maximumReaderCount
         config.foreignKeysEnabled = true
-        config.prepareDatabase { db in
-            // FULL: the WAL is fsync'd at every commit (NORMAL would only fsync at checkpoints,
-            // losing the last commits on power failure).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        // Mail files are never world-readable (DESIGN.md §4 least privilege). The file is made
-        // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
-        // (Not umask: it is process-wide, and other threads create files too.)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd >= 0 { close(fd) }
-        pool = try DatabasePool(path: path, configuration: config)
+        pool = try DurablePool.open(path: path, configuration: config)
         try Schema.migrator.migrate(pool)
     }
 

@@ -17,6 +17,9 @@ import Testing
 
         """)
 
+    /// A message with UTF-8 in its header fields (RFC 6532), as Thunderbird sends one.
+    static let utf8Message = bytes("From: Jürgen <jürgen@example.test>\r\nSubject: Grüße\r\n\r\nHallo\r\n")
+
     static let second = bytes("Subject: second\r\n\r\nA second message with a line that says\r\nx LOGOUT\r\n")
 
     static var fixtures: [Fixture] {
@@ -60,6 +63,17 @@ import Testing
             Fixture("mailbox as literal", bytes("a APPEND {5}\r\nINBOX {3}\r\nabc\r\n"),
                     [.needContinuation(literalSize: 5), .needContinuation(literalSize: 3),
                      cmd("a", .append("INBOX", messages: [AppendMessage(data: bytes("abc"))]))]),
+            // RFC 6855 §4: Thunderbird 153 after ENABLE UTF8=ACCEPT, saving to Sent and Drafts.
+            Fixture("Thunderbird UTF8 sent", bytes("13 append \"Sent\" (\\Seen) UTF8 (~{\(utf8Message.count)+}\r\n") + utf8Message + bytes(")\r\n"),
+                    [cmd("13", .append("Sent", messages: [AppendMessage(flags: [.seen], data: utf8Message, isBinary: true)]))]),
+            Fixture("UTF8 draft, synchronizing, with date", bytes("9 APPEND Drafts (\\Seen \\Draft) \" 5-Jan-2024 10:15:00 +0100\" utf8 (~{\(utf8Message.count)}\r\n") + utf8Message + bytes(")\r\n"),
+                    [.needContinuation(literalSize: utf8Message.count),
+                     cmd("9", .append("Drafts", messages: [AppendMessage(
+                        flags: [.seen, .draft],
+                        internalDate: IMAPDateTime(year: 2024, month: 1, day: 5, hour: 10, minute: 15, second: 0, zoneMinutes: 60),
+                        data: utf8Message, isBinary: true)]))]),
+            Fixture("UTF8 in MULTIAPPEND", bytes("a APPEND INBOX UTF8 (~{5+}\r\nhello) {3+}\r\nabc\r\n"),
+                    [cmd("a", .append("INBOX", messages: [AppendMessage(data: bytes("hello"), isBinary: true), AppendMessage(data: bytes("abc"))]))]),
             Fixture("message that looks like commands", bytes("a APPEND INBOX {20+}\r\nb LOGOUT\r\nc NOOP\r\n\r\n\r\nd NOOP\r\n"),
                     [cmd("a", .append("INBOX", messages: [AppendMessage(data: bytes("b LOGOUT\r\nc NOOP\r\n\r\n"))])), cmd("d", .noop)]),
         ]
@@ -126,6 +140,9 @@ import Testing
             ("a APPEND INBOX (\\Seen) hello\r\n", "message literal"),
             ("a APPEND INBOX {1+}\r\nx junk\r\n", "message literal"),
             ("a LOGIN ~{1+}\r\nx y\r\n", "literal8"),
+            ("a APPEND INBOX UTF8 {1+}\r\nx)\r\n", "\"(\" of UTF8"),
+            ("a APPEND INBOX UTF8 ({1+}\r\nx)\r\n", "literal8 (~{n}) in UTF8"),
+            ("a APPEND INBOX UTF8 (~{1+}\r\nx\r\n", "\")\" of UTF8"),
             ("a LOGIN ~{1}\r\n", "literal8"),
         ]
         for (input, part) in cases {

@@ -210,3 +210,41 @@ def test_list_special_use_and_status(srv):
     lines = b"\n".join(m.untagged_responses.get("LIST", []) + m.untagged_responses.get("STATUS", []))
     assert b"Projekte/K&APY-ln" in lines and b"MESSAGES 0" in lines, lines
     m.logout()
+
+
+def test_thunderbird_utf8_append_to_sent_and_drafts(srv):
+    """Thunderbird 153 after `ENABLE UTF8=ACCEPT` saves sent mail and drafts with RFC 6855 §4's
+    `APPEND mailbox (flags) UTF8 (~{n+}...)`: the exact bytes it sends, on a raw socket (imaplib
+    cannot produce this form), then read back with imaplib."""
+    import socket
+
+    def read_until_tagged(f, tag: bytes) -> bytes:
+        out = b""
+        while True:
+            line = f.readline()
+            assert line, out
+            out += line
+            if line.startswith(tag + b" "):
+                return out
+
+    with socket.create_connection(("127.0.0.1", srv.ports["imap"]), timeout=30) as s:
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        s.sendall(f'1 login "{ALICE}" "{ALICE_PASSWORD}"\r\n'.encode())
+        assert b"1 OK" in read_until_tagged(f, b"1")
+        s.sendall(b"2 enable UTF8=ACCEPT\r\n")
+        assert b"* ENABLED UTF8=ACCEPT" in read_until_tagged(f, b"2")
+        for tag, mailbox, flags in ((b"3", b"Sent", b"\\Seen"), (b"4", b"Drafts", b"\\Seen \\Draft")):
+            s.sendall(tag + b' append "' + mailbox + b'" (' + flags + b") UTF8 (~{"
+                      + str(len(UTF8_MESSAGE)).encode() + b"+}\r\n" + UTF8_MESSAGE + b")\r\n")
+            reply = read_until_tagged(f, tag)
+            assert re.search(rb"(?m)^" + tag + rb" OK \[APPENDUID \d+ 1\]", reply), reply
+        s.sendall(b"5 logout\r\n")
+        read_until_tagged(f, b"5")
+
+    m = login(srv)
+    for mailbox, flag in (("Sent", "\\Seen"), ("Drafts", "\\Draft")):
+        ok(m.select(mailbox, readonly=True))
+        assert fetch_one(m, "1", "(BODY.PEEK[])") == UTF8_MESSAGE
+        assert flag in ok(m.fetch("1", "(FLAGS)"))[0].decode()
+    m.logout()

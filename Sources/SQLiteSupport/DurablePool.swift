@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the SQLite databases that hold acknowledged mail (the mailbox store and the outbound
+/// queue) so that a commit is on disk when it returns (DESIGN.md §4 durability).
+///
+/// WAL with `synchronous = FULL` fsyncs the WAL at every commit; `NORMAL` only at checkpoints,
+/// so a power cut loses the commits since the last one. GRDB's `DatabasePool` switches its
+/// writer to WAL *after* `prepareDatabase` has run and sets `synchronous = NORMAL` there, so a
+/// `prepareDatabase` pragma alone is silently undone: the setting is applied to the writer
+/// after the pool is open and read back.
+public enum DurablePool {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The `PRAGMA synchronous` value of FULL.
+    static let full = 2
+
+    /// Opens (creating owner-only when missing) the database at `path` as a WAL pool whose
+    /// writer commits with `synchronous = FULL`.
+    public static func open(path: String, configuration: GRDB.Configuration) throws -> DatabasePool {
+        // Mail files are never world-readable (DESIGN.md §4 least privilege). The file is made
+        // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+        // O_NOFOLLOW: a symlink planted in the data directory is refused, not followed.
+        // (Not umask: it is process-wide, and other threads create files too.)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let level = try writerSynchronousLevel(pool)
+        guard level == full else {
+            throw Failure(description: "\(path): synchronous is \(level) after setting FULL")
+        }
+        return pool
+    }
+
+    /// What the writer connection (the one that commits mail) really runs with.
+    public static func writerSynchronousLevel(_ pool: DatabasePool) throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+}

@@ -49,7 +49,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "SMTPProtocol", swiftSettings: strict),
+        // The line framing, byte scanning and SASL response lines every line protocol shares.
+        .target(name: "LineFraming", swiftSettings: strict),
+        .target(name: "SMTPProtocol", dependencies: ["LineFraming"], swiftSettings: strict),
         .target(
             name: "MailDNS",
             dependencies: [
@@ -79,6 +81,7 @@ let package = Package(
         .target(
             name: "ServerSupport",
             dependencies: [
+                "MailCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,7 +92,7 @@ let package = Package(
         .target(
             name: "SMTPServer",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport",
+                "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport", "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -97,18 +100,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        .target(name: "POP3Protocol", swiftSettings: strict),
+        .target(name: "POP3Protocol", dependencies: ["LineFraming"], swiftSettings: strict),
         .target(
             name: "POP3Server",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "POP3Protocol", "ServerSupport",
+                "MailCore", "MailAuth", "MailStore", "POP3Protocol", "ServerSupport", "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "IMAPProtocol", swiftSettings: strict),
+        .target(name: "IMAPProtocol", dependencies: ["LineFraming"], swiftSettings: strict),
         .target(
             name: "IMAPServer",
             dependencies: [
@@ -174,7 +177,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"], swiftSettings: strict),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", "LineFraming"], swiftSettings: strict),
+        .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
+        .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
         .testTarget(
             name: "IMAPServerTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import LineFraming
 // The recursive-descent grammar of client commands (RFC 9051 §9, RFC 3501 §9 and extensions).
 //
 // `CommandGrammar` works on one command that the framer in IMAPCommandParser.swift has already
@@ -588,7 +589,7 @@ struct CommandGrammar {
         if text.count == 1, text.first == ASCII.equals {
             return .authenticate(mechanism: mechanism, initialResponse: [])
         }
-        guard let decoded = IMAPBase64.decode(text) else {
+        guard let decoded = Base64.decode(text) else {
             throw GrammarError(message: "initial response is not valid base64")
         }
         return .authenticate(mechanism: mechanism, initialResponse: decoded)

@@ -1,3 +1,4 @@
+import LineFraming
 /// A resumable, bounded parser of IMAP client input (RFC 9051 §2.2, §4.3, §7.5).
 ///
 /// ## How a handler uses it
@@ -640,7 +641,7 @@ public struct IMAPCommandParser: Sendable {
             if let error { return (.error(message: error), consumed) }
             if let line {
                 if line == [ASCII.star] { return (.cancelled, consumed) }
-                guard let decoded = IMAPBase64.decode(line) else {
+                guard let decoded = Base64.decode(line) else {
                     return (.error(message: "Invalid base64 in authentication response"), consumed)
                 }
                 return (.response(decoded), consumed)

@@ -1,3 +1,4 @@
+import LineFraming
 /// Serialises server responses (RFC 9051 §7, §9; RFC 3501 for IMAP4rev1 clients).
 ///
 /// String rules (RFC 9051 §4.3): an atom where the grammar allows one and the value is all
@@ -40,7 +41,7 @@ public struct IMAPEncoder: Sendable {
             Self.appendText(text, to: &out)
         case .continuationData(let data):
             out.append(contentsOf: "+ ".utf8)
-            out.append(contentsOf: IMAPBase64.encode(data))
+            out.append(contentsOf: Base64.encode(data))
         }
         out.append(ASCII.cr)
         out.append(ASCII.lf)

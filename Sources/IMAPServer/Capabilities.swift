@@ -1,21 +1,23 @@
 /// What the server announces in CAPABILITY (RFC 9051 §6.1.1, §7.2.2), by session state.
 enum Capabilities {
-    /// Extensions that need no login: enough for a client to decide how to authenticate.
-    static func list(tlsActive: Bool, tlsAvailable: Bool, authenticated: Bool, allowPlaintext: Bool, appendLimit: Int) -> [String] {
-        var caps = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"]
+    static func list(tlsActive: Bool, tlsAvailable: Bool, authenticated: Bool, configuration: IMAPServerConfiguration) -> [String] {
+        // RFC 7888 §4: before login only small non-synchronizing literals are accepted
+        // (LITERAL-), so an unauthenticated client cannot make us read megabytes.
+        var caps = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", authenticated ? "LITERAL+" : "LITERAL-", "ID", "ENABLE", "IDLE"]
         if !authenticated {
             if !tlsActive && tlsAvailable { caps.append("STARTTLS") }
-            let plaintextOK = tlsActive || allowPlaintext
+            let plaintextOK = tlsActive || configuration.allowPlaintextWithoutTLS
+            let authOK = plaintextOK || !configuration.tlsAuthOnly
             // RFC 9051 §6.2.3: LOGINDISABLED while LOGIN would expose the password.
             if !plaintextOK { caps.append("LOGINDISABLED") }
             if plaintextOK { caps += ["AUTH=PLAIN", "AUTH=LOGIN"] }
-            caps.append("AUTH=SCRAM-SHA-256")
+            if authOK { caps.append("AUTH=SCRAM-SHA-256") }
             return caps
         }
         caps += [
             "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
             "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
-            "QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT=\(appendLimit)", "BINARY", "STATUS=SIZE",
+            "QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT=\(configuration.appendLimit)", "BINARY", "STATUS=SIZE",
             "MULTIAPPEND", "UTF8=ACCEPT",
         ]
         return caps

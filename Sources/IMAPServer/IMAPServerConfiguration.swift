@@ -2,7 +2,6 @@ import IMAPProtocol
 import Logging
 import MailAuth
 import MailStore
-import NIOSSL
 
 /// Limits and policy of one IMAP listener (DESIGN.md §4 "Bounded everything", §5.8).
 public struct IMAPServerConfiguration: Sendable {
@@ -22,9 +21,13 @@ public struct IMAPServerConfiguration: Sendable {
         public var loginTimeout: Duration = .seconds(60)
         /// Inactivity allowed once authenticated, IDLE included (RFC 9051 §5.4: at least 30 minutes).
         public var idleTimeout: Duration = .seconds(30 * 60)
-        /// Concurrent connections from one client address (IPv6 per /64). Clients open several
-        /// per account (Thunderbird up to 5), and households share one address.
-        public var maxConnectionsPerClient = 50
+        /// Largest literal accepted before login (RFC 7888 LITERAL- is 4096 for non-synchronizing
+        /// ones): a LOGIN with long quoted credentials fits, a megabyte upload does not.
+        public var preLoginLiteralSize = 8192
+        /// Failed logins before the connection is closed.
+        public var maxAuthenticationFailures = 3
+        /// How long output may stay unread before the connection is closed.
+        public var outputStallTimeout: Duration = .seconds(120)
         /// Pipelined input held while a command runs before the server stops reading.
         public var maxBufferedInput = 1 << 20
         /// Bytes of responses buffered before the session waits for the socket to drain.
@@ -43,6 +46,8 @@ public struct IMAPServerConfiguration: Sendable {
     public var implicitTLS: Bool
     /// LOGIN and AUTHENTICATE PLAIN/LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`).
     public var allowPlaintextWithoutTLS = false
+    /// No login of any kind before STARTTLS (Postfix's `smtpd_tls_auth_only`).
+    public var tlsAuthOnly = true
     /// Largest APPEND message, announced as APPENDLIMIT (RFC 7889). 64 MiB.
     public var appendLimit = IMAPCommandParser.Configuration.defaultMaxAppendMessageSize
     public var limits = Limits()
@@ -52,23 +57,36 @@ public struct IMAPServerConfiguration: Sendable {
         self.implicitTLS = implicitTLS
     }
 
-    /// The parser limits these settings imply.
+    /// The parser limits once logged in.
     var parserConfiguration: IMAPCommandParser.Configuration {
         IMAPCommandParser.Configuration(
             maxLineLength: limits.maxLineLength, maxLiteralSize: limits.maxLiteralSize,
             maxCommandSize: limits.maxCommandSize, maxAppendMessageSize: appendLimit)
     }
+
+    /// The parser limits before login: small literals only, refused without a continuation
+    /// above the limit, LITERAL- for non-synchronizing ones (RFC 7888 §4), and a
+    /// non-synchronizing literal above the limit closes the connection instead of being read.
+    var preLoginParserConfiguration: IMAPCommandParser.Configuration {
+        IMAPCommandParser.Configuration(
+            maxLineLength: min(limits.maxLineLength, 8192), maxLiteralSize: limits.preLoginLiteralSize,
+            maxCommandSize: 2 * limits.preLoginLiteralSize + 8192, maxAppendMessageSize: limits.preLoginLiteralSize,
+            maxNonSynchronizingLiteralSize: min(limits.preLoginLiteralSize, IMAPCommandParser.Configuration.literalMinusLimit),
+            maxDiscardedLiteralSize: limits.preLoginLiteralSize)
+    }
 }
 
-/// What IMAP sessions use: the directory for logins, the store, the auth throttle, TLS.
+/// What IMAP sessions use: logins, the store, the process's \Recent tracker.
 public struct IMAPServices: Sendable {
-    public var directory: any UserDirectory
+    public var authenticator: Authenticator
     public var store: any MailStore
-    public var throttle: AuthThrottle
-    public var tls: NIOSSLContext?
+    public var recent: RecentTracker
+    /// Whether STARTTLS can be offered (the listener's registry has a TLS context).
+    public var tlsAvailable: Bool
     public var logger: Logger
 
-    public init(directory: any UserDirectory, store: any MailStore, throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger) {
-        self.directory = directory; self.store = store; self.throttle = throttle; self.tls = tls; self.logger = logger
+    public init(authenticator: Authenticator, store: any MailStore, recent: RecentTracker, tlsAvailable: Bool, logger: Logger) {
+        self.authenticator = authenticator; self.store = store; self.recent = recent
+        self.tlsAvailable = tlsAvailable; self.logger = logger
     }
 }

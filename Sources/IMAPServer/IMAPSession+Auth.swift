@@ -7,41 +7,42 @@ extension IMAPSession {
 
     var plaintextAllowed: Bool { tlsActive || configuration.allowPlaintextWithoutTLS }
 
+    /// Postfix's `smtpd_tls_auth_only` for IMAP: no login of any kind before STARTTLS unless
+    /// the administrator allowed plaintext logins.
+    var authenticationAllowed: Bool { plaintextAllowed || !configuration.tlsAuthOnly }
+
     func login(username: String, password: String) async throws -> Completion {
         guard plaintextAllowed else {
             // RFC 9051 §6.2.3 with LOGINDISABLED announced.
             throw Failure.no("Plaintext authentication disallowed on non-secure connections.", code: .privacyRequired)
         }
-        let account = try? await services.directory.account(login: username)
-        let ok = PasswordHash.verify(password, account: account)
-        guard ok, let account else {
+        switch await services.authenticator.checkPassword(login: username, password: password, client: clientIP) {
+        case .authenticated(let account):
+            return try await authenticated(as: account, mechanism: "LOGIN")
+        case .rejected:
             logger.notice("authentication failed", metadata: ["login": "\(username.prefix(256))", "mechanism": "LOGIN"])
-            await failureDelay()
-            throw Failure.no("Authentication failed.", code: .authenticationFailed)
+            throw authenticationFailed()
+        case .unavailable(let why):
+            logger.error("authentication unavailable", metadata: ["reason": "\(why)"])
+            throw Self.authenticationUnavailable
         }
-        return try await authenticated(as: account, mechanism: "LOGIN")
     }
 
     func authenticate(tag: String, mechanism name: String, initialResponse: [UInt8]?) async throws -> Completion {
         guard let mechanism = SASLMechanismName(caseInsensitive: name) else {
             throw Failure.no("Unsupported authentication mechanism.", code: .cannot)
         }
-        if mechanism.sendsPlaintextPassword && !plaintextAllowed {
-            throw Failure.no("Plaintext authentication disallowed on non-secure connections.", code: .privacyRequired)
+        if !authenticationAllowed || (mechanism.sendsPlaintextPassword && !plaintextAllowed) {
+            throw Failure.no("Authentication disallowed on non-secure connections: use STARTTLS first.", code: .privacyRequired)
         }
-        var server = SASLServer(mechanism: mechanism)
-        let action = server.start(initialResponse: initialResponse)
-        sasl = server
+        sasl = SASLExchange(mechanism: mechanism, authenticator: services.authenticator, client: clientIP)
         saslTag = tag
-        return try await drive(action)
+        return try await advance(.start(initialResponse))
     }
 
-    /// The client's answer to a challenge (the handler read it with parseAuthenticateResponse).
+    /// The client's answer to a challenge (the driver read it with parseAuthenticateResponse).
     func authenticationResponse(_ response: [UInt8]) async -> Outcome {
-        guard var server = sasl else { return Outcome(next: .commands, authenticated: account != nil, bad: true) }
-        let action = server.receive(response)
-        sasl = server
-        return await finishStep { try await self.drive(action) }
+        await finishStep { try await self.advance(.respond(response)) }
     }
 
     /// `*` from the client (RFC 9051 §6.2.2: the server answers BAD).
@@ -66,6 +67,10 @@ extension IMAPSession {
         } catch let failure as Failure {
             bad = failure.status == .bad
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
+            if failure.code == .authenticationFailed, authenticationFailures >= configuration.limits.maxAuthenticationFailures {
+                await send(.condition(.bye, text: "Too many failed authentications."))
+                next = .close
+            }
         } catch {
             logger.error("authentication failed with an internal error", metadata: ["error": "\(error)"])
             await tagged(tag, .no, code: .serverBug, "Internal error occurred. Refer to server log for more information.")
@@ -73,59 +78,42 @@ extension IMAPSession {
         if next != .authenticationResponse {
             sasl = nil
             saslTag = nil
-            pendingAccount = nil
         }
         await flushOutput()
         return Outcome(next: next, authenticated: account != nil, bad: bad)
     }
 
-    /// Performs SASL actions until the exchange needs the client again or ends.
-    private func drive(_ first: SASLAction) async throws -> Completion {
-        var action = first
-        while true {
-            switch action {
-            case .challenge(let bytes):
-                await send(.continuationData(bytes))
-                return .pending(.authenticationResponse)
-            case .verifyPassword(let authcid, _, let password):
-                let account = try? await services.directory.account(login: authcid)
-                let ok = PasswordHash.verify(password, account: account)
-                pendingAccount = account
-                guard var server = sasl else { throw Failure.bad("No authentication in progress") }
-                action = server.passwordVerified(ok)
-                sasl = server
-            case .lookupSCRAM(let authcid, _):
-                let account = try? await services.directory.account(login: authcid)
-                pendingAccount = account
-                guard var server = sasl else { throw Failure.bad("No authentication in progress") }
-                action = server.scramCredentials(account?.scram.flatMap(SCRAMCredentials.init(storageString:)))
-                sasl = server
-            case .success(let authcid, _, _):
-                guard let account = pendingAccount, account.address.lowercased() == authcid.lowercased() else {
-                    await failureDelay()
-                    throw Failure.no("Authentication failed.", code: .authenticationFailed)
-                }
-                return try await authenticated(as: account, mechanism: sasl?.mechanism.rawValue ?? "SASL")
-            case .failure(let failure):
-                switch failure {
-                case .aborted:
-                    throw Failure.bad("Authentication aborted by client.")
-                case .malformed(let why):
-                    throw Failure.bad("Malformed authentication data: \(why)")
-                default:
-                    logger.notice("authentication failed", metadata: ["reason": "\(failure)",
-                                                                       "mechanism": "\(sasl?.mechanism.rawValue ?? "-")"])
-                    await failureDelay()
-                    throw Failure.no("Authentication failed.", code: .authenticationFailed)
-                }
-            }
+    /// One step of the SASL exchange; a challenge leaves it pending.
+    private func advance(_ input: SASLExchange.Input) async throws -> Completion {
+        guard var exchange = sasl else { throw Failure.bad("No authentication in progress") }
+        let step = await exchange.step(input)
+        sasl = exchange
+        switch step {
+        case .challenge(let bytes):
+            await send(.continuationData(bytes))
+            return .pending(.authenticationResponse)
+        case .authenticated(let account):
+            return try await authenticated(as: account, mechanism: exchange.mechanism.rawValue)
+        case .rejected:
+            logger.notice("authentication failed", metadata: ["mechanism": "\(exchange.mechanism.rawValue)"])
+            throw authenticationFailed()
+        case .aborted:
+            throw Failure.bad("Authentication aborted by client.")
+        case .malformed(let why):
+            throw Failure.bad("Malformed authentication data: \(why)")
+        case .unavailable(let why):
+            logger.error("authentication unavailable", metadata: ["reason": "\(why)"])
+            throw Self.authenticationUnavailable
         }
     }
 
-    /// A growing delay before a failure reply (DESIGN.md §4 auth failures per IP).
-    func failureDelay() async {
-        let delay = await services.throttle.recordFailure(client: clientIP)
-        try? await Task.sleep(for: delay)
+    /// RFC 5530 UNAVAILABLE: the directory or database could not decide; not a wrong password.
+    static let authenticationUnavailable = Failure.no("Authentication service temporarily unavailable.", code: .unavailable)
+
+    /// Counts a failed login; the caller closes the connection past the limit.
+    private func authenticationFailed() -> Failure {
+        authenticationFailures += 1
+        return Failure.no("Authentication failed.", code: .authenticationFailed)
     }
 
     private func authenticated(as account: Account, mechanism: String) async throws -> Completion {
@@ -139,7 +127,6 @@ extension IMAPSession {
         state = .authenticated
         logger[metadataKey: "user"] = "\(account.address)"
         logger.info("authenticated", metadata: ["mechanism": "\(mechanism)", "tls": "\(tlsActive)"])
-        await services.throttle.recordSuccess(client: clientIP)
         startWatching(account.id)
         return .ok(code: .capability(capabilities), text: "Logged in")
     }

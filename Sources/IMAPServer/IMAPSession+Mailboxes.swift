@@ -30,7 +30,7 @@ extension IMAPSession {
         dirty = false
         let messages = try await store.allMessages(in: info.id)
         let uids = messages.map(\.uid)
-        let recent = readOnly ? RecentTracker.shared.peek(info.id, uids: uids) : RecentTracker.shared.claim(info.id, uids: uids)
+        let recent = readOnly ? services.recent.peek(info.id, uids: uids) : services.recent.claim(info.id, uids: uids)
         let box = SelectedMailbox(info: info, messages: messages, readOnly: readOnly, recent: recent)
 
         var keywords = Set<String>()
@@ -282,7 +282,7 @@ extension IMAPSession {
 
     /// Messages no session of this process has been told about yet (see `RecentTracker`).
     private func recentCount(_ info: MailboxInfo) async throws -> Int {
-        let mark = RecentTracker.shared.mark(info.id)
+        let mark = services.recent.mark(info.id)
         if mark == 0 { return info.messageCount }
         if mark >= info.uidNext &- 1 { return 0 }
         return try await store.messages(in: info.id, uids: UIDSet([(mark + 1)...UInt32.max])).count

@@ -22,8 +22,23 @@ extension IMAPSession {
     }
 
     /// Messages to read per store query when FETCH or SEARCH needs contents: one read for many
-    /// messages, with memory bounded by the batch.
+    /// small messages...
     static let contentBatch = 64
+    /// ...and at most this many bytes of them, so a batch of large messages stays bounded too
+    /// (one message larger than this is read alone).
+    static let contentBatchBytes = 8 * 1024 * 1024
+
+    /// Where the batch that starts at `start` of `count` messages ends, given their sizes.
+    static func batchEnd(from start: Int, count: Int, size: (Int) -> Int) -> Int {
+        var end = start
+        var bytes = 0
+        while end < count, end - start < contentBatch {
+            bytes += size(end)
+            if end > start, bytes > contentBatchBytes { break }
+            end += 1
+        }
+        return end
+    }
 
     /// The contents of `uids` (expunged ones absent), one store read per batch.
     func loadMessages(_ mailbox: MailboxID, _ uids: [UInt32]) async throws -> [UInt32: LoadedMessage] {
@@ -86,7 +101,8 @@ extension IMAPSession {
             var content: LoadedMessage?
             if needsContent {
                 if position >= batchEnd {
-                    batchEnd = min(position + Self.contentBatch, indices.count)
+                    try await ensureClientPresent()
+                    batchEnd = Self.batchEnd(from: position, count: indices.count) { box.messages[indices[$0]].size }
                     batch = try await loadMessages(box.id, indices[position..<batchEnd].map { box.messages[$0].uid })
                 }
                 if m.expunged { expungeIssued = true; continue }
@@ -97,8 +113,11 @@ extension IMAPSession {
                 content = loaded
             }
             do {
+                if clientGone { throw ClientGone() }
                 let data = try FetchResponse.items(message: m, content: content, attributes: messageItems, options: options)
                 await send(.fetch(UInt32(i + 1), data))
+            } catch is ClientGone {
+                throw ClientGone()
             } catch {
                 throw Failure.no("Unknown Content-Transfer-Encoding.", code: .unknownCTE)
             }
@@ -223,7 +242,8 @@ extension IMAPSession {
             var content: LoadedMessage?
             if program.needsContent {
                 if i >= batchEnd {
-                    batchEnd = min(i + Self.contentBatch, box.messages.count)
+                    try await ensureClientPresent()
+                    batchEnd = Self.batchEnd(from: i, count: box.messages.count) { box.messages[$0].size }
                     batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid))
                 }
                 if m.expunged { continue }

@@ -4,14 +4,15 @@ import Logging
 import MailAuth
 import MailCore
 import MailStore
-import NIOCore
+import ServerSupport
 
 /// One IMAP connection's session: protocol state (RFC 9051 §3), the selected mailbox and the
 /// execution of commands against the store.
 ///
-/// The NIO handler frames input into commands and hands them over one at a time; the session
-/// runs each to completion, writing its responses to the channel (waiting for the socket to
-/// drain when much is buffered), and tells the handler how to read what comes next. The
+/// The driver (`IMAPDriver`) frames input into commands and hands them over one at a time; the
+/// session runs each to completion, encoding its responses and handing them to the
+/// connection's writer (which waits for the socket to drain when much is buffered), and tells
+/// the driver how to read what comes next. It never touches the channel. The
 /// protocol decisions with interesting state live in pure value types (`SelectedMailbox`,
 /// `SearchProgram`, the response builders) that are unit-tested on their own.
 actor IMAPSession {
@@ -64,7 +65,7 @@ actor IMAPSession {
 
     let configuration: IMAPServerConfiguration
     let services: IMAPServices
-    let channel: any Channel
+    let writer: ConnectionWriter
     let clientIP: String
     var logger: Logger
     var store: any MailStore { services.store }
@@ -90,16 +91,18 @@ actor IMAPSession {
     var idleTask: Task<Void, Never>?
     var idlePoke: AsyncStream<Void>.Continuation?
 
-    var sasl: SASLServer?
+    var sasl: SASLExchange?
     var saslTag: String?
-    var pendingAccount: Account?
+    var authenticationFailures = 0
 
     private var output: [UInt8] = []
+    /// The connection is gone: long loops stop instead of working for nobody.
+    private(set) var clientGone = false
 
-    init(configuration: IMAPServerConfiguration, services: IMAPServices, channel: any Channel, clientIP: String, tlsActive: Bool) {
+    init(configuration: IMAPServerConfiguration, services: IMAPServices, writer: ConnectionWriter, clientIP: String, tlsActive: Bool) {
         self.configuration = configuration
         self.services = services
-        self.channel = channel
+        self.writer = writer
         self.clientIP = clientIP
         self.tlsActive = tlsActive
         var logger = services.logger
@@ -111,8 +114,8 @@ actor IMAPSession {
     var utf8Names: Bool { rev2 || utf8Accept }
 
     var capabilities: [String] {
-        Capabilities.list(tlsActive: tlsActive, tlsAvailable: services.tls != nil, authenticated: account != nil,
-                          allowPlaintext: configuration.allowPlaintextWithoutTLS, appendLimit: configuration.appendLimit)
+        Capabilities.list(tlsActive: tlsActive, tlsAvailable: services.tlsAvailable, authenticated: account != nil,
+                          configuration: configuration)
     }
 
     var fetchOptions: FetchResponse.Options {
@@ -128,14 +131,27 @@ actor IMAPSession {
 
     func send(_ untagged: UntaggedResponse) async { await send(.untagged(untagged)) }
 
-    /// Writes what is buffered and waits until the channel has taken it (back-pressure for
-    /// large FETCH responses, and ordering with the handler's own writes).
+    /// Writes what is buffered and waits until the socket has taken it (back-pressure for
+    /// large FETCH responses, and ordering with the driver's own writes).
     func flushOutput() async {
         guard !output.isEmpty else { return }
-        let buffer = channel.allocator.buffer(bytes: output)
+        let bytes = output
         output.removeAll(keepingCapacity: output.count <= 64 * 1024)
-        try? await channel.writeAndFlush(buffer).get()
+        guard !clientGone else { return }
+        do {
+            try await writer.write(bytes)
+        } catch {
+            clientGone = true
+        }
     }
+
+    /// Stops a long command (FETCH, SEARCH) whose client has gone away.
+    func ensureClientPresent() async throws {
+        if !clientGone, !(await writer.isOpen()) { clientGone = true }
+        if clientGone { throw ClientGone() }
+    }
+
+    struct ClientGone: Error {}
 
     func tagged(_ tag: String, _ status: TaggedStatus, code: IMAPResponseCode?, _ text: String) async {
         await send(.tagged(tag: tag, status: status, code: code, text: text))
@@ -170,6 +186,13 @@ actor IMAPSession {
             if failure.status == .no { await reportUpdates(after: command.command) }
             bad = failure.status == .bad
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
+            if failure.code == .authenticationFailed, authenticationFailures >= configuration.limits.maxAuthenticationFailures {
+                await send(.condition(.bye, text: "Too many failed authentications."))
+                next = .close
+            }
+        } catch is ClientGone {
+            logger.info("client gone during command", metadata: ["command": "\(command.command.name)"])
+            return Outcome(next: .close, authenticated: account != nil)
         } catch let error as StoreError {
             let failure = storeFailure(error, command: command.command)
             await reportUpdates(after: command.command)
@@ -394,7 +417,7 @@ actor IMAPSession {
                 let expunged = try await store.expungedUIDs(in: box.id, since: box.highestModSeq)
                 let readOnly = box.readOnly, id = box.id
                 box.apply(changed: changed, expunged: expunged, highestModSeq: info.highestModSeq, uidNext: info.uidNext) { uids in
-                    readOnly ? RecentTracker.shared.peek(id, uids: uids) : RecentTracker.shared.claim(id, uids: uids)
+                    readOnly ? services.recent.peek(id, uids: uids) : services.recent.claim(id, uids: uids)
                 }
                 // Another await may have replaced the selection meanwhile.
                 if selected?.id == box.id { selected = box }

@@ -9,12 +9,14 @@ import Synchronization
 /// are \Recent in that session only. EXAMINE and STATUS look without claiming. UIDs only grow
 /// within a UIDVALIDITY, so one number per mailbox is all the state there is.
 ///
+/// One tracker per server process, shared by its IMAP listeners (`IMAPServices.recent`).
+///
 /// Honest limits, documented: the state is not persisted, so after a restart the first
 /// session to select a mailbox sees every message in it as \Recent; and several server
 /// processes on one database (PostgreSQL deployments) each hand out \Recent once.
 /// IMAP4rev2 removed \Recent altogether (RFC 9051 Appendix E).
-final class RecentTracker: Sendable {
-    static let shared = RecentTracker()
+public final class RecentTracker: Sendable {
+    public init() {}
 
     private let claimed = Mutex<[MailboxID: UInt32]>([:])
 

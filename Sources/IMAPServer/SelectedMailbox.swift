@@ -89,11 +89,13 @@ struct SelectedMailbox: Sendable {
     /// sequence number; for an empty mailbox a set with `*` names nothing. A number beyond the
     /// count is an error (RFC 3501 §9: "tagged BAD"). `$` names the saved search result.
     func indices(sequence set: SequenceSet, saved: [UInt32]?) throws(SequenceError) -> [Int] {
-        var result = Set<Int>()
+        var ranges: [ClosedRange<UInt32>] = []
         for element in set.elements {
             switch element {
             case .savedResult:
-                for uid in saved ?? [] { if let i = index(ofUID: uid) { result.insert(i) } }
+                for uid in saved ?? [] {
+                    if let i = index(ofUID: uid) { ranges.append(UInt32(i + 1)...UInt32(i + 1)) }
+                }
             case .range(let a, let b):
                 if messages.isEmpty {
                     // "1:*" on an empty mailbox is common and harmless: it names nothing.
@@ -103,10 +105,12 @@ struct SelectedMailbox: Sendable {
                 let r = SequenceSet([element]).resolved(largest: UInt32(messages.count))[0]
                 guard r.upperBound <= UInt32(messages.count) else { throw .outOfRange(r.upperBound) }
                 guard r.lowerBound >= 1 else { throw .outOfRange(0) }
-                for n in r { result.insert(Int(n) - 1) }
+                ranges.append(r)
             }
         }
-        return result.sorted()
+        // Merged before they are expanded: a set may name each message many times (16,384
+        // copies of `1:*` is a valid command), and the work must not multiply with it.
+        return UIDSet(ranges).map { Int($0) - 1 }
     }
 
     /// Indices of the messages whose UIDs are in `set` (UIDs without a message are ignored,

@@ -1,24 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MailCore
 
-/// Slows down password guessing: every failed authentication from a client makes the failure
-/// reply wait, longer with each consecutive failure, as Dovecot's auth penalty does
-/// (DESIGN.md §4 "auth failures per IP (growing delay)").
+/// Slows down password guessing, as Dovecot's auth penalty does (DESIGN.md §4 "auth failures
+/// per IP (growing delay)"): every failed login from a client address makes its next attempts
+/// wait, longer with each consecutive failure.
 ///
-/// A failure after `n` consecutive failures (this one included) waits
-/// `min(baseDelay × 2^(n-1), maximumDelay)`: 250 ms, 500 ms, 1 s, … 15 s by default. A
-/// client with no failure for `forgetAfter` starts again from zero, and so does one that
-/// authenticates successfully (so that the users behind one NAT address are not punished
-/// for long by a colleague's typo; an attacker who owns one account gains little, since every
-/// success costs a full authentication).
-///
-/// The delay applies to the reply, not to the connection: the protocol layer sleeps (on its
-/// own timer, without holding a thread) before it answers the failed attempt.
+/// After `n` consecutive failures an attempt waits `min(baseDelay × 2^(n-1), maximumDelay)`:
+/// 250 ms, 500 ms, 1 s, … 15 s by default, *before* its password is hashed, so a guesser pays
+/// the penalty before it costs us CPU. A client with no failure for `forgetAfter` starts again
+/// from zero. A successful login clears the penalty only when every recent failure was for that
+/// same login (the user's own typos): logging in to an account one owns does not wipe out the
+/// failures one caused guessing at others.
 ///
 /// Memory is bounded by `maximumEntries`: an attacker cycling through addresses evicts the
 /// least recently failed entries rather than growing the table.
@@ -59,17 +50,25 @@ public actor AuthThrottle {
         }
     }
 
-    /// Bits of an IPv6 address that identify a client; see `key(for:)`.
-    public static let ipv6PrefixBits = 64
     /// Failures counted beyond this make no difference to the delay; stops the counter growing.
     static let maximumCountedFailures = 64
     /// Consumed or stale items tolerated in the time-ordered list before it is compacted:
     /// compacting in batches keeps the cost per failure constant on average.
     static let orderCompactionSlack = 1024
 
+    /// Distinct logins remembered per client; beyond it the failures count as "many logins".
+    static let maximumLoginsPerEntry = 4
+
     private struct Entry {
         var failures: Int
         var lastFailure: Duration
+        /// The logins that failed, or nil once there were too many to remember.
+        var logins: Set<String>? = []
+
+        mutating func add(_ login: String) {
+            logins?.insert(login.lowercased())
+            if let l = logins, l.count > AuthThrottle.maximumLoginsPerEntry { logins = nil }
+        }
     }
 
     public let configuration: Configuration
@@ -93,18 +92,17 @@ public actor AuthThrottle {
         }
     }
 
-    /// How long to wait before sending the reply to a failed authentication from `client`
-    /// (an IP address as text); zero if it has no recent failures.
-    public func delayBeforeReply(for client: String) -> Duration {
+    /// How long an attempt from `client` (an IP address as text) waits before its password is
+    /// checked; zero if it has no recent failures.
+    public func delayBeforeAttempt(for client: String) -> Duration {
         let time = now()
         guard let entry = entries[Self.key(for: client)], !isExpired(entry.lastFailure, at: time) else { return .zero }
         return delay(afterFailures: entry.failures)
     }
 
-    /// Records a failed authentication from `client` and returns the delay its reply should
-    /// now wait (the same as a following `delayBeforeReply(for:)`).
+    /// Records a failed login from `client`; returns the delay its next attempt will wait.
     @discardableResult
-    public func recordFailure(client: String) -> Duration {
+    public func recordFailure(client: String, login: String) -> Duration {
         let time = now()
         let key = Self.key(for: client)
         purgeExpired(at: time)
@@ -119,15 +117,18 @@ public actor AuthThrottle {
             }
             entry = Entry(failures: 1, lastFailure: time)
         }
+        entry.add(login)
         entries[key] = entry
         order.append((key, time))
         compactOrderIfNeeded()
         return delay(afterFailures: entry.failures)
     }
 
-    /// Records a successful authentication: the client's failures are forgotten.
-    public func recordSuccess(client: String) {
-        entries[Self.key(for: client)] = nil
+    /// Records a successful login: the penalty goes only if every recent failure was for `login`.
+    public func recordSuccess(client: String, login: String) {
+        let key = Self.key(for: client)
+        guard let entry = entries[key] else { return }
+        if entry.logins == [login.lowercased()] { entries[key] = nil }
     }
 
     /// Consecutive recent failures of `client` (for logs and metrics).
@@ -139,39 +140,8 @@ public actor AuthThrottle {
     /// How many clients are remembered (for metrics and tests).
     public var trackedClientCount: Int { entries.count }
 
-    /// The throttling key of a client address.
-    ///
-    /// IPv4 addresses count one by one. IPv6 addresses count by their /64 prefix: a /64 is the
-    /// smallest block handed to a network (RFC 4291 §2.5.1 reserves the low 64 bits for the
-    /// interface identifier, RFC 8981 has hosts rotate them freely), so one attacker can use
-    /// 2^64 addresses at no cost and per-address counting would give each guess a fresh
-    /// budget. IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) count as the IPv4 address.
-    /// Brackets and a zone (`%eth0`) are ignored. Anything that is not an IP address (e.g. a
-    /// Unix socket path) is used verbatim.
-    public nonisolated static func key(for client: String) -> String {
-        var text = Substring(client)
-        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
-        if let percent = text.firstIndex(of: "%") { text = text[..<percent] }
-        let address = String(text)
-
-        var v4 = [UInt8](repeating: 0, count: 4)
-        if inet_pton(AF_INET, address, &v4) == 1 {
-            return v4.map(String.init).joined(separator: ".")
-        }
-        var v6 = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET6, address, &v6) == 1 {
-            if v6[0..<10].allSatisfy({ $0 == 0 }) && v6[10] == 0xFF && v6[11] == 0xFF {
-                return v6[12..<16].map(String.init).joined(separator: ".")
-            }
-            let prefixBytes = ipv6PrefixBits / 8
-            var groups: [String] = []
-            for index in stride(from: 0, to: prefixBytes, by: 2) {
-                groups.append(String(UInt16(v6[index]) << 8 | UInt16(v6[index + 1]), radix: 16))
-            }
-            return groups.joined(separator: ":") + "::/\(ipv6PrefixBits)"
-        }
-        return client
-    }
+    /// The throttling key of a client address: see `ClientKey`.
+    public nonisolated static func key(for client: String) -> String { ClientKey.of(client) }
 
     private func isExpired(_ lastFailure: Duration, at time: Duration) -> Bool {
         time - lastFailure >= configuration.forgetAfter

@@ -59,7 +59,7 @@ public struct SCRAMClient: Sendable {
     ///     4096 at least.
     public init(
         username: String, password: String, authzid: String? = nil, nonce: String? = nil,
-        minimumIterations: Int = SCRAMCredentials.defaultIterations
+        minimumIterations: Int = SCRAMCredentials.rfcMinimumIterations
     ) {
         self.username = username
         self.password = password

@@ -10,8 +10,14 @@ import _CryptoExtras
 /// (anyone holding `serverKey` can impersonate the server; RFC 5802 §9): store them like
 /// password hashes.
 public struct SCRAMCredentials: Sendable, Hashable, Codable {
-    /// RFC 7677 §4: the iteration count SHOULD be at least 4096; Dovecot and PostgreSQL use 4096.
-    public static let defaultIterations = 4096
+    /// RFC 7677 §4 asks for at least 4096 (Dovecot's and PostgreSQL's figure). The stored
+    /// keys allow offline guessing, so we make each guess 16 times dearer: 65,536 is the most
+    /// that Cyrus SASL clients (mbsync, mutt, many MUAs) accept — its MAX_ITERATION_COUNTER;
+    /// mbsync refused 100,000 here ("iteration-count is too big"). `auth.scram_iterations`
+    /// sets it for new passwords.
+    public static let defaultIterations = 65_536
+    /// RFC 7677 §4: the least a client should accept from a server (and what Dovecot stores).
+    public static let rfcMinimumIterations = 4096
     /// Below this nobody should store credentials; `init?(storageString:)` refuses it.
     public static let minimumIterations = 1
     /// An upper bound so that damaged data, or a hostile server talking to `SCRAMClient`,

@@ -5,9 +5,18 @@ public struct UIDSet: Sendable, Hashable, Sequence {
 
     public init() { ranges = [] }
 
+    /// Sorted and merged in one pass (O(n log n)): a client's `1:*,1:*,…` of 16,384 ranges,
+    /// or as many disjoint ones, costs a sort, not n² merges.
     public init(_ ranges: [ClosedRange<UInt32>]) {
-        self.ranges = []
-        for r in ranges { insert(r) }
+        var result: [ClosedRange<UInt32>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = result.last, r.lowerBound <= last.upperBound || r.lowerBound - last.upperBound == 1 {
+                result[result.count - 1] = last.lowerBound...Swift.max(last.upperBound, r.upperBound)
+            } else {
+                result.append(r)
+            }
+        }
+        self.ranges = result
     }
 
     public init(_ uids: some Sequence<UInt32>) {

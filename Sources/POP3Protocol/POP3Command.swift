@@ -1,3 +1,4 @@
+import LineFraming
 /// One POP3 command as the server receives it: RFC 1939 §§4-7, with CAPA (RFC 2449 §5),
 /// STLS (RFC 2595 §4) and AUTH (RFC 5034 §4).
 ///
@@ -121,6 +122,6 @@ public enum POP3Command: Sendable, Hashable {
                 line = "AUTH \(mechanism)"
             }
         }
-        return Array(line.utf8) + [asciiCR, asciiLF]
+        return Array(line.utf8) + [ASCIIByte.cr, ASCIIByte.lf]
     }
 }

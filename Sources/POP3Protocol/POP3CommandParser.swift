@@ -1,3 +1,5 @@
+import LineFraming
+
 /// A resumable, bounded parser of POP3 command lines (RFC 1939 §3, RFC 2449 §3) and of the
 /// SASL response lines that follow a `+` challenge (RFC 5034 §4).
 ///
@@ -49,8 +51,8 @@ public struct POP3CommandParser: Sendable {
 
     /// The outcome of one `parseAuthResponse` call (RFC 5034 §4).
     public enum AuthResponse: Sendable, Hashable {
-        /// The client's base64 response (syntax checked, not decoded; may be empty).
-        case response(String)
+        /// The client's response, base64-decoded (may be empty).
+        case response([UInt8])
         /// The client sent `*`: the exchange is cancelled, answer `-ERR` (RFC 5034 §4).
         case cancel
         /// A rejected line: send this `-ERR`; the AUTH exchange has failed.
@@ -77,22 +79,21 @@ public struct POP3CommandParser: Sendable {
 
     public let configuration: Configuration
 
-    /// Non-nil while discarding the rest of an overlong line: the response to send at its end.
-    private var discardResponse: POP3Response?
+    private var framer = LineFramer(lineEnd: .crlfOrLF)
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
 
     /// True while the parser is discarding the rest of an overlong line.
-    public var isDiscardingOverlongLine: Bool { discardResponse != nil }
+    public var isDiscardingOverlongLine: Bool { framer.isDiscardingOverlongLine }
 
     // MARK: Commands
 
     /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
         let p = bytes.assumingMemoryBound(to: UInt8.self)
-        let limit = Self.startsWithAuth(p) ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
+        let limit = p.hasUppercasedPrefix("AUTH ") ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
         let (frame, consumed) = frameLine(p, limit: limit, tooLong: Errors.lineTooLong)
         switch frame {
         case .needMoreBytes: return (.needMoreBytes, consumed)
@@ -122,7 +123,7 @@ public struct POP3CommandParser: Sendable {
     public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
         let bytes = Array(line)
         return bytes.withUnsafeBufferPointer { p in
-            if p.contains(asciiLF) || p.contains(asciiCR) { return .error(Errors.bareCarriageReturn) }
+            if p.contains(ASCIIByte.lf) || p.contains(ASCIIByte.cr) { return .error(Errors.bareCarriageReturn) }
             switch parseCommandLine(p, 0..<p.count) {
             case .success(let command): return .command(command)
             case .failure(let error): return .error(error.response)
@@ -144,13 +145,11 @@ public struct POP3CommandParser: Sendable {
         case .needMoreBytes: return (.needMoreBytes, consumed)
         case .error(let response): return (.error(response), consumed)
         case .line(let range):
-            var start = range.lowerBound, end = range.upperBound
-            while end > start, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
-            while start < end, p[start] == asciiSP || p[start] == asciiHT { start += 1 }
-            let content = start..<end
-            if content.count == 1, p[content.lowerBound] == 0x2A { return (.cancel, consumed) }
-            guard isValidBase64(p, content) else { return (.error(Errors.invalidBase64), consumed) }
-            return (.response(asciiString(p, content)), consumed)
+            switch SASLResponseLine.parse(p, range) {
+            case .response(let bytes): return (.response(bytes), consumed)
+            case .cancel: return (.cancel, consumed)
+            case .invalidBase64: return (.error(Errors.invalidBase64), consumed)
+            }
         }
     }
 
@@ -174,36 +173,15 @@ public struct POP3CommandParser: Sendable {
         case needMoreBytes
     }
 
+    /// RFC 2449 §4: overlong lines are refused; a CR is only allowed before the LF.
     private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: POP3Response) -> (Frame, Int) {
-        if let response = discardResponse {
-            let lf = firstLF(p, from: 0, to: p.count)
-            if lf < p.count {
-                discardResponse = nil
-                return (.error(response), lf + 1)
-            }
-            return (.needMoreBytes, p.count)
+        let (frame, consumed) = framer.frame(p, limit: limit)
+        switch frame {
+        case .line(let range): return (.line(range), consumed)
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .rejected(.tooLong): return (.error(tooLong), consumed)
+        case .rejected(.bareLineFeed), .rejected(.bareCarriageReturn): return (.error(Errors.bareCarriageReturn), consumed)
         }
-        let window = min(p.count, limit)
-        let lf = firstLF(p, from: 0, to: window)
-        if lf == window {
-            // No LF within `limit` bytes.
-            if p.count < limit { return (.needMoreBytes, 0) }
-            // RFC 2449 §4: overlong. Discard through the LF, or everything we have.
-            let later = firstLF(p, from: window, to: p.count)
-            if later < p.count { return (.error(tooLong), later + 1) }
-            discardResponse = tooLong
-            return (.needMoreBytes, p.count)
-        }
-        let contentEnd = lf > 0 && p[lf - 1] == asciiCR ? lf - 1 : lf
-        if (0..<contentEnd).contains(where: { p[$0] == asciiCR }) {
-            return (.error(Errors.bareCarriageReturn), lf + 1)
-        }
-        return (.line(0..<contentEnd), lf + 1)
-    }
-
-    private static func startsWithAuth(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        p.count >= 5 && asciiUpper(p[0]) == 0x41 && asciiUpper(p[1]) == 0x55 && asciiUpper(p[2]) == 0x54
-            && asciiUpper(p[3]) == 0x48 && p[4] == asciiSP
     }
 
     // MARK: Grammar
@@ -218,17 +196,17 @@ public struct POP3CommandParser: Sendable {
     static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
         // keyword = 3*4VCHAR, case-insensitive (RFC 1939 §3).
         var i = range.lowerBound
-        while i < range.upperBound, p[i] != asciiSP, p[i] != asciiHT { i += 1 }
+        while i < range.upperBound, p[i] != ASCIIByte.sp, p[i] != ASCIIByte.ht { i += 1 }
         let keywordRange = range.lowerBound..<i
         if keywordRange.isEmpty {
-            let blank = range.allSatisfy { p[$0] == asciiSP || p[$0] == asciiHT }
+            let blank = range.allSatisfy { p[$0] == ASCIIByte.sp || p[$0] == ASCIIByte.ht }
             return .failure(SyntaxError(blank ? Errors.emptyCommand : Errors.unknownCommand))
         }
-        guard keywordRange.count <= 4, keywordRange.allSatisfy({ isAlpha(p[$0]) }) else {
+        guard keywordRange.count <= 4, keywordRange.allSatisfy({ ASCIIByte.isAlpha(p[$0]) }) else {
             return .failure(SyntaxError(Errors.unknownCommand))
         }
         var keyword: UInt32 = 0
-        for k in keywordRange { keyword = keyword << 8 | UInt32(asciiUpper(p[k])) }
+        for k in keywordRange { keyword = keyword << 8 | UInt32(ASCIIByte.upper(p[k])) }
         // Everything after the one SP (or HT) that ends the keyword: PASS takes it verbatim.
         let rest = (i < range.upperBound ? i + 1 : i)..<range.upperBound
 
@@ -297,7 +275,7 @@ public struct POP3CommandParser: Sendable {
     private static func noArguments(_ p: UnsafeBufferPointer<UInt8>, _ rest: Range<Int>, _ keyword: String,
                                     _ command: POP3Command) -> LineResult {
         // Trailing white space is tolerated ("QUIT " from sloppy clients); anything else is not.
-        rest.allSatisfy({ p[$0] == asciiSP || p[$0] == asciiHT })
+        rest.allSatisfy({ p[$0] == ASCIIByte.sp || p[$0] == ASCIIByte.ht })
             ? .success(command) : .failure(SyntaxError(Errors.noArguments(keyword)))
     }
 
@@ -306,13 +284,13 @@ public struct POP3CommandParser: Sendable {
     private static func split(_ p: UnsafeBufferPointer<UInt8>, _ rest: Range<Int>,
                               maxLength: Int = POP3Limits.maxParameterLength) -> [Range<Int>]? {
         var end = rest.upperBound
-        while end > rest.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+        while end > rest.lowerBound, p[end - 1] == ASCIIByte.sp || p[end - 1] == ASCIIByte.ht { end -= 1 }
         var result: [Range<Int>] = []
         var i = rest.lowerBound
         while i < end {
-            while i < end, p[i] == asciiSP { i += 1 }
+            while i < end, p[i] == ASCIIByte.sp { i += 1 }
             let start = i
-            while i < end, p[i] != asciiSP { i += 1 }
+            while i < end, p[i] != ASCIIByte.sp { i += 1 }
             if i > start {
                 guard i - start <= maxLength else { return nil }
                 result.append(start..<i)
@@ -324,13 +302,13 @@ public struct POP3CommandParser: Sendable {
     /// A parameter as text: valid UTF-8 (RFC 6856 lets UTF-8 logins through), no control
     /// characters (a password may contain HT, which is text to it).
     private static func text(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, allowTab: Bool) -> String? {
-        if range.contains(where: { isControl(p[$0]) && !(allowTab && p[$0] == asciiHT) }) { return nil }
-        return validatedString(p, range)
+        if range.contains(where: { ASCIIByte.isControl(p[$0]) && !(allowTab && p[$0] == ASCIIByte.ht) }) { return nil }
+        return p.validatedString(range)
     }
 
     /// `msg = 1*DIGIT` (RFC 1939 §5), saturating at `Int.max` past `maxExactNumberDigits`.
     private static func number(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
-        guard !range.isEmpty, range.allSatisfy({ isDigit(p[$0]) }) else { return nil }
+        guard !range.isEmpty, range.allSatisfy({ ASCIIByte.isDigit(p[$0]) }) else { return nil }
         var value = 0
         var digits = 0
         for i in range {
@@ -356,13 +334,13 @@ public struct POP3CommandParser: Sendable {
         guard let args = split(p, rest, maxLength: Int.max) else { return .failure(usage) }
         guard let mech = args.first else { return .success(.auth(mechanism: nil, initialResponse: nil)) }
         guard args.count <= 2, mech.count <= POP3Limits.maxSASLMechanismLength,
-              mech.allSatisfy({ isAlpha(p[$0]) || isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
+              mech.allSatisfy({ ASCIIByte.isAlpha(p[$0]) || ASCIIByte.isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
         else { return .failure(usage) }
-        let mechanism = String(decoding: mech.map { asciiUpper(p[$0]) }, as: UTF8.self)
+        let mechanism = String(decoding: mech.map { ASCIIByte.upper(p[$0]) }, as: UTF8.self)
         guard args.count == 2 else { return .success(.auth(mechanism: mechanism, initialResponse: nil)) }
         let response = args[1]
         if response.count == 1, p[response.lowerBound] == 0x3D { return .success(.auth(mechanism: mechanism, initialResponse: "=")) }
-        guard isValidBase64(p, response) else { return .failure(SyntaxError(Errors.invalidBase64)) }
-        return .success(.auth(mechanism: mechanism, initialResponse: asciiString(p, response)))
+        guard Base64.decode(UnsafeBufferPointer(rebasing: p[response])) != nil else { return .failure(SyntaxError(Errors.invalidBase64)) }
+        return .success(.auth(mechanism: mechanism, initialResponse: p.asciiString(response)))
     }
 }

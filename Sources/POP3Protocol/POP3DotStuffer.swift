@@ -1,3 +1,4 @@
+import LineFraming
 /// Turns message text into the body of a multi-line response (RFC 1939 §3), streaming: feed
 /// the message in any number of chunks, then call `finish`.
 ///
@@ -32,12 +33,12 @@ public struct POP3DotStuffer: Sendable {
         let n = p.count
         guard n > 0 else { return }
         var spanStart = 0
-        if atLineStart && p[0] == asciiDot { Self.dot.withUnsafeBytes(emit) }
+        if atLineStart && p[0] == ASCIIByte.dot { Self.dot.withUnsafeBytes(emit) }
         var i = 0
         while true {
-            let lf = firstLF(p, from: i, to: n)
+            let lf = ByteScan.firstLF(p, from: i, to: n)
             if lf == n { break }
-            let afterCarriageReturn = lf > 0 ? p[lf - 1] == asciiCR : afterCR
+            let afterCarriageReturn = lf > 0 ? p[lf - 1] == ASCIIByte.cr : afterCR
             if !afterCarriageReturn {
                 if lf > spanStart { emit(UnsafeRawBufferPointer(rebasing: chunk[spanStart..<lf])) }
                 Self.crlf.withUnsafeBytes(emit)
@@ -45,7 +46,7 @@ public struct POP3DotStuffer: Sendable {
                 repairedLineFeeds += 1
             }
             let next = lf + 1
-            if next < n, p[next] == asciiDot {
+            if next < n, p[next] == ASCIIByte.dot {
                 if next > spanStart { emit(UnsafeRawBufferPointer(rebasing: chunk[spanStart..<next])) }
                 Self.dot.withUnsafeBytes(emit)
                 spanStart = next  // the original dot goes out with the next span
@@ -53,8 +54,8 @@ public struct POP3DotStuffer: Sendable {
             i = next
         }
         if n > spanStart { emit(UnsafeRawBufferPointer(rebasing: chunk[spanStart..<n])) }
-        atLineStart = p[n - 1] == asciiLF
-        afterCR = p[n - 1] == asciiCR
+        atLineStart = p[n - 1] == ASCIIByte.lf
+        afterCR = p[n - 1] == ASCIIByte.cr
     }
 
     /// Ends the text: CRLF if the last line had none, then ".CRLF". The stuffer is then ready
@@ -107,10 +108,10 @@ public enum POP3MessageText {
         var lineStart = 0
         var bodyStart: Int? = nil
         while lineStart < n {
-            let lf = firstLF(p, from: lineStart, to: n)
+            let lf = ByteScan.firstLF(p, from: lineStart, to: n)
             guard lf < n else { return n }
             let content = lf - lineStart
-            if content == 0 || (content == 1 && p[lineStart] == asciiCR) {
+            if content == 0 || (content == 1 && p[lineStart] == ASCIIByte.cr) {
                 bodyStart = lf + 1
                 break
             }
@@ -119,7 +120,7 @@ public enum POP3MessageText {
         guard var position = bodyStart else { return n }
         var remaining = max(0, bodyLines)
         while remaining > 0 && position < n {
-            let lf = firstLF(p, from: position, to: n)
+            let lf = ByteScan.firstLF(p, from: position, to: n)
             guard lf < n else { return n }
             position = lf + 1
             remaining -= 1

@@ -1,3 +1,4 @@
+import LineFraming
 /// An extended response code, RFC 2449 §8, sent in square brackets right after `-ERR` so that
 /// a client can tell a bad password from a locked or broken mailbox:
 ///
@@ -83,24 +84,24 @@ public struct POP3Response: Sendable, Hashable, CustomStringConvertible {
         case .challenge: buffer.append(0x2B)  // "+"
         }
         if let code {
-            buffer.append(asciiSP)
+            buffer.append(ASCIIByte.sp)
             buffer.append(0x5B)  // "["
             buffer.append(contentsOf: code.rawValue.utf8)
             buffer.append(0x5D)  // "]"
         }
         // RFC 5034 §4: "+" SP, even for an empty challenge.
-        if !text.isEmpty || status == .challenge { buffer.append(asciiSP) }
+        if !text.isEmpty || status == .challenge { buffer.append(ASCIIByte.sp) }
         let limit = status == .challenge ? Int.max : start + POP3Limits.maxResponseLineLength - 2
         for scalar in text.unicodeScalars {
             if buffer.count + UTF8.width(scalar) > limit { break }
             if scalar.value < 0x20 || scalar.value == 0x7F {
-                buffer.append(asciiSP)
+                buffer.append(ASCIIByte.sp)
             } else {
                 buffer.append(contentsOf: String(scalar).utf8)
             }
         }
-        buffer.append(asciiCR)
-        buffer.append(asciiLF)
+        buffer.append(ASCIIByte.cr)
+        buffer.append(ASCIIByte.lf)
     }
 
     /// The wire form as a new array.
@@ -119,10 +120,10 @@ public struct POP3Response: Sendable, Hashable, CustomStringConvertible {
         for line in lines {
             // RFC 1939 §3: "If any line of the multi-line response begins with the termination
             // octet, the line is 'byte-stuffed' by pre-pending the termination octet".
-            if line.utf8.first == asciiDot { buffer.append(asciiDot) }
-            for b in line.utf8 { buffer.append(b < 0x20 || b == 0x7F ? asciiSP : b) }
-            buffer.append(asciiCR)
-            buffer.append(asciiLF)
+            if line.utf8.first == ASCIIByte.dot { buffer.append(ASCIIByte.dot) }
+            for b in line.utf8 { buffer.append(b < 0x20 || b == 0x7F ? ASCIIByte.sp : b) }
+            buffer.append(ASCIIByte.cr)
+            buffer.append(ASCIIByte.lf)
         }
         buffer.append(contentsOf: POP3DotStuffer.terminator)
     }

@@ -1,7 +1,6 @@
 import Logging
 import MailAuth
 import MailStore
-import NIOSSL
 import POP3Protocol
 
 /// Limits and policy of one POP3 listener (`pop3` with STLS, or `pop3s` with implicit TLS).
@@ -15,6 +14,10 @@ public struct POP3ServerConfiguration: Sendable {
     /// USER/PASS and AUTH PLAIN/LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`).
     /// When false they are refused with `-ERR [AUTH]` and not advertised in CAPA (RFC 2595 §4).
     public var allowPlaintextWithoutTLS = false
+    /// No login of any kind before STLS (Postfix's `smtpd_tls_auth_only`).
+    public var tlsAuthOnly = true
+    /// Failed logins before the connection is closed.
+    public var maxAuthenticationFailures = 3
     /// Longest command line, CRLF included (RFC 2449 §4: 255).
     public var maxCommandLineLength = POP3Limits.maxCommandLineLength
     /// Longest `AUTH` line and SASL response line, CRLF included (12288, see `POP3Limits`).
@@ -24,8 +27,10 @@ public struct POP3ServerConfiguration: Sendable {
     public var maxErrors = 20
     /// Idle time allowed between client commands. RFC 1939 §3: "at least 10 minutes".
     public var idleTimeout: Duration = .seconds(600)
-    /// Concurrent connections from one client address (IPv6: per /64), as for SMTP.
-    public var maxConnectionsPerClient = 50
+    /// Absolute time from connect to a successful login.
+    public var loginTimeout: Duration = .seconds(60)
+    /// How long output may stay unread before the connection is closed.
+    public var outputStallTimeout: Duration = .seconds(120)
     /// Bytes of pipelined input held while a command's work runs or while a large response
     /// drains, before the server stops reading from the socket.
     public var maxBufferedInput = 64 * 1024
@@ -43,21 +48,16 @@ public struct POP3ServerConfiguration: Sendable {
     }
 }
 
-/// What POP3 sessions use: the directory (logins), the store (the INBOX), the auth throttle
-/// (share it with the other listeners so that guessing on one protocol slows the others too),
-/// the TLS context (nil: no STLS, and `pop3s` cannot accept connections), the logger.
+/// What POP3 sessions use: logins (share the authenticator with the other listeners so that
+/// guessing on one protocol slows the others too), the store (the INBOX), the logger.
 public struct POP3Services: Sendable {
-    public var directory: any UserDirectory
+    public var authenticator: Authenticator
     public var store: any MailStore
-    public var throttle: AuthThrottle
-    public var tls: NIOSSLContext?
     public var logger: Logger
 
-    public init(directory: any UserDirectory, store: any MailStore, throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger) {
-        self.directory = directory
+    public init(authenticator: Authenticator, store: any MailStore, logger: Logger) {
+        self.authenticator = authenticator
         self.store = store
-        self.throttle = throttle
-        self.tls = tls
         self.logger = logger
     }
 }

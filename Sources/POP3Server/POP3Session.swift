@@ -1,10 +1,11 @@
 import Foundation
+import LineFraming
 import MailAuth
 import MailStore
 import POP3Protocol
 
 /// One POP3 session's state and protocol decisions (DESIGN.md §5.4): commands and results in,
-/// actions out. It does no I/O; `POP3ConnectionHandler` performs the actions (replies, password
+/// actions out. It does no I/O; `POP3Driver` performs the actions (replies, password
 /// checks, store reads and the UPDATE) and feeds the results back.
 ///
 /// States (RFC 1939 §3): AUTHORIZATION until a login succeeds and the maildrop is opened,
@@ -66,12 +67,9 @@ struct POP3Session {
         /// Look the login up and check the password off the event loop, then call
         /// `passwordChecked(_:)`.
         case checkPassword(login: String, password: String)
-        /// Drive the SASL exchange (lookups, password checks), then call `authenticated(as:)`
-        /// or report the failure.
-        case sasl(SASLAction)
-        /// A login failed: wait the throttle's delay (DESIGN.md §4), then send
-        /// `authenticationFailureReply()`.
-        case authenticationFailed
+        /// Run a SASL exchange (RFC 5034) with this mechanism and decoded initial response,
+        /// then call `authenticated(as:)` or `authenticationFailed()`.
+        case authenticate(SASLMechanismName, initialResponse: [UInt8]?)
         /// Read the INBOX's state for `account`, then call `maildropOpened(_:)`.
         case openMaildrop(Account)
         /// Read the message's bytes, then call `messageLoaded(number:topLines:_:)`.
@@ -97,7 +95,7 @@ struct POP3Session {
     /// Message indexes (0-based) sent by RETR in this session.
     private(set) var retrieved = Set<Int>()
     private(set) var errors = 0
-    var sasl: SASLServer?
+    private(set) var authenticationFailures = 0
 
     init(configuration: POP3ServerConfiguration, clientIP: String, tlsAvailable: Bool, tlsActive: Bool) {
         self.configuration = configuration
@@ -111,6 +109,10 @@ struct POP3Session {
 
     /// DESIGN.md §4: passwords cross the wire only under TLS unless the admin opted in.
     var plaintextAllowed: Bool { tlsActive || configuration.allowPlaintextWithoutTLS }
+
+    /// Postfix's `smtpd_tls_auth_only` for POP3: no login of any kind before TLS, unless the
+    /// administrator allowed plaintext logins.
+    var authenticationAllowed: Bool { plaintextAllowed || !configuration.tlsAuthOnly }
 
     /// Counts a protocol error; too many close the session.
     mutating func error(_ response: POP3Response) -> Action {
@@ -171,7 +173,7 @@ struct POP3Session {
         var caps = ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if state == .authorization {
             if plaintextAllowed { caps.append("USER") }
-            caps.append("SASL " + offeredMechanisms.joined(separator: " "))
+            if !offeredMechanisms.isEmpty { caps.append("SASL " + offeredMechanisms.joined(separator: " ")) }
             if tlsAvailable && !tlsActive { caps.append("STLS") }
         }
         caps.append("IMPLEMENTATION Swallow")
@@ -180,6 +182,7 @@ struct POP3Session {
 
     /// PLAIN and LOGIN send the password itself; SCRAM never reveals it.
     var offeredMechanisms: [String] {
+        guard authenticationAllowed else { return [] }
         var names = [SASLMechanismName.scramSHA256.rawValue]
         if plaintextAllowed { names = [SASLMechanismName.plain.rawValue, SASLMechanismName.login.rawValue] + names }
         return names
@@ -209,46 +212,45 @@ struct POP3Session {
         guard let mechanism = SASLMechanismName(caseInsensitive: mechanismName) else {
             return error(.error("Unsupported authentication mechanism"))
         }
-        if mechanism.sendsPlaintextPassword && !plaintextAllowed { return error(plaintextRefused) }
+        if !authenticationAllowed || (mechanism.sendsPlaintextPassword && !plaintextAllowed) { return error(plaintextRefused) }
         var initial: [UInt8]? = nil
         if let initialResponse {
             // RFC 5034 §4: "=" is an empty initial response.
-            if initialResponse == "=" {
-                initial = []
-            } else {
-                guard let decoded = Base64.decode(initialResponse) else { return error(POP3CommandParser.Errors.invalidBase64) }
-                initial = decoded
+            guard initialResponse == "=" || Base64.decode(initialResponse) != nil else {
+                return error(POP3CommandParser.Errors.invalidBase64)
             }
+            initial = initialResponse == "=" ? [] : Base64.decode(initialResponse)
         }
         user = nil
-        var server = SASLServer(mechanism: mechanism)
-        let action = server.start(initialResponse: initial)
-        sasl = server
-        return .sasl(action)
+        return .authenticate(mechanism, initialResponse: initial)
     }
 
     /// After `checkPassword`.
     mutating func passwordChecked(_ check: PasswordCheck) -> Action {
         switch check {
         case .accepted(let account): return authenticated(as: account)
-        case .rejected: return .authenticationFailed
-        case .unavailable: return .reply(.error(.sysTemp, "Authentication service temporarily unavailable, try again later"))
+        case .rejected: return authenticationFailed()
+        case .unavailable: return .reply(Self.authenticationUnavailable)
         }
     }
 
     /// A login (USER/PASS or SASL) succeeded: open the maildrop next.
+    /// RFC 3206 §4 [SYS/TEMP]: the directory or database could not decide; not a wrong password.
+    static let authenticationUnavailable = POP3Response.error(.sysTemp, "Authentication service temporarily unavailable, try again later")
+
     mutating func authenticated(as account: Account) -> Action {
-        sasl = nil
         user = nil
         self.account = account
         return .openMaildrop(account)
     }
 
-    mutating func authenticationEnded() { sasl = nil }
-
-    /// After the throttle's delay: RFC 3206 §4 [AUTH], counted as an error.
-    mutating func authenticationFailureReply() -> Action {
-        sasl = nil
+    /// A rejected login: RFC 3206 §4 [AUTH], counted as an error; after
+    /// `maxAuthenticationFailures` the connection is closed.
+    mutating func authenticationFailed() -> Action {
+        authenticationFailures += 1
+        if authenticationFailures >= configuration.maxAuthenticationFailures {
+            return .close(.error(.auth, "Authentication failed; too many failures, closing connection"))
+        }
         return error(.error(.auth, "Authentication failed"))
     }
 
@@ -273,7 +275,6 @@ struct POP3Session {
         tlsActive = true
         user = nil
         account = nil
-        sasl = nil
     }
 
     // MARK: TRANSACTION (RFC 1939 §5, §7)
@@ -428,14 +429,4 @@ struct POP3Session {
             return .error(.sysPerm, "Cannot \(what); contact the administrator")
         }
     }
-}
-
-/// RFC 4648 base64, strict (RFC 5034 §4: responses are base64; junk is an error).
-enum Base64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return [UInt8](data)
-    }
-
-    static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }

@@ -1,3 +1,4 @@
+import LineFraming
 /// Why a DATA body was rejected after it was read to its end.
 public enum DataRejection: Sendable, Hashable {
     /// An LF not preceded by CR.
@@ -88,7 +89,7 @@ public struct DataDecoder: Sendable {
 
     /// Decodes a chunk; appends message bytes to `output`.
     public mutating func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Result {
-        withBytes(bytes) { decode(bytes: $0, into: &output) }
+        decode(bytes: bytes.assumingMemoryBound(to: UInt8.self), into: &output)
     }
 
     /// Decodes a chunk; appends message bytes to `output`.
@@ -101,8 +102,8 @@ public struct DataDecoder: Sendable {
         bytes.withUnsafeBytes { decode($0, into: &output) }
     }
 
-    private static let crlf: [UInt8] = [asciiCR, asciiLF]
-    private static let dot: [UInt8] = [asciiDot]
+    private static let crlf: [UInt8] = [ASCIIByte.cr, ASCIIByte.lf]
+    private static let dot: [UInt8] = [ASCIIByte.dot]
 
     private var storing: Bool { rejection == nil && !exceededSize }
 
@@ -144,7 +145,7 @@ public struct DataDecoder: Sendable {
 
             case .lineStart:
                 let b = p[i]
-                if b == asciiDot {
+                if b == ASCIIByte.dot {
                     state = .lineStartDot
                     i += 1
                 } else {
@@ -152,7 +153,7 @@ public struct DataDecoder: Sendable {
                 }
 
             case .lineStartDot:
-                if p[i] == asciiCR {
+                if p[i] == ASCIIByte.cr {
                     state = .dotCR
                     i += 1
                 } else {
@@ -162,24 +163,24 @@ public struct DataDecoder: Sendable {
                 }
 
             case .dotCR:
-                if p[i] == asciiLF {
+                if p[i] == ASCIIByte.lf {
                     state = .finished
                     finalResult = result(consumed: i + 1)
                     return finalResult
                 }
                 // ".<CR>" followed by anything else: a bare CR in a dot-stuffed line.
                 reject(.bareCarriageReturn)
-                emit([asciiCR], into: &output)
+                emit([ASCIIByte.cr], into: &output)
                 state = .inLine
 
             case .sawCR:
-                if p[i] == asciiLF {
+                if p[i] == ASCIIByte.lf {
                     emit(Self.crlf, into: &output)
                     state = .lineStart
                     i += 1
                 } else {
                     reject(.bareCarriageReturn)
-                    emit([asciiCR], into: &output)
+                    emit([ASCIIByte.cr], into: &output)
                     state = .inLine
                 }
 
@@ -188,12 +189,12 @@ public struct DataDecoder: Sendable {
                 // only breaks at a dot at line start, a CR at the chunk's end, or the chunk's end.
                 var runStart = i
                 while true {
-                    let j = firstCROrLF(p, from: i, to: n)
+                    let j = ByteScan.firstCROrLF(p, from: i, to: n)
                     if j == n {
                         emit(p, runStart, n, into: &output)
                         return .needMoreBytes
                     }
-                    if p[j] == asciiLF {
+                    if p[j] == ASCIIByte.lf {
                         // LF without CR: never a line end (smuggling). Store what came before it,
                         // so the stored prefix does not depend on how the input was chunked.
                         emit(p, runStart, j, into: &output)
@@ -208,7 +209,7 @@ public struct DataDecoder: Sendable {
                         state = .sawCR
                         return .needMoreBytes
                     }
-                    guard p[j + 1] == asciiLF else {
+                    guard p[j + 1] == ASCIIByte.lf else {
                         emit(p, runStart, j, into: &output)
                         reject(.bareCarriageReturn)
                         runStart = j
@@ -221,7 +222,7 @@ public struct DataDecoder: Sendable {
                         state = .lineStart
                         return .needMoreBytes
                     }
-                    if p[k] == asciiDot {
+                    if p[k] == ASCIIByte.dot {
                         emit(p, runStart, k, into: &output)
                         state = .lineStartDot
                         i = k + 1
@@ -299,7 +300,7 @@ public struct DataEncoder: Sendable {
             var runStart = 0
             while i < n {
                 if pendingCR {
-                    guard p[i] == asciiLF else { return .bareCarriageReturn(offset: offset + i - 1) }
+                    guard p[i] == ASCIIByte.lf else { return .bareCarriageReturn(offset: offset + i - 1) }
                     pendingCR = false
                     atLineStart = true
                     i += 1
@@ -307,15 +308,15 @@ public struct DataEncoder: Sendable {
                 }
                 if atLineStart {
                     atLineStart = false
-                    if p[i] == asciiDot {
+                    if p[i] == ASCIIByte.dot {
                         output.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<i]))
-                        output.append(asciiDot)  // the stuffed dot; the original follows in the run
+                        output.append(ASCIIByte.dot)  // the stuffed dot; the original follows in the run
                         runStart = i
                     }
                 }
-                let j = firstCROrLF(p, from: i, to: n)
+                let j = ByteScan.firstCROrLF(p, from: i, to: n)
                 if j == n { break }
-                if p[j] == asciiLF { return .bareLineFeed(offset: offset + j) }
+                if p[j] == ASCIIByte.lf { return .bareLineFeed(offset: offset + j) }
                 pendingCR = true
                 i = j + 1
             }
@@ -338,10 +339,10 @@ public struct DataEncoder: Sendable {
             throw error
         }
         if !atLineStart {
-            output.append(asciiCR)
-            output.append(asciiLF)
+            output.append(ASCIIByte.cr)
+            output.append(ASCIIByte.lf)
         }
-        output.append(contentsOf: [asciiDot, asciiCR, asciiLF])
+        output.append(contentsOf: [ASCIIByte.dot, ASCIIByte.cr, ASCIIByte.lf])
         atLineStart = true
     }
 }

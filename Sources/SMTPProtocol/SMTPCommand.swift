@@ -1,3 +1,4 @@
+import LineFraming
 /// One SMTP (RFC 5321 §4.1) or LMTP (RFC 2033) command, as the server receives it.
 ///
 /// Arguments are returned as text; addresses are not validated beyond their RFC 5321 §4.1.2
@@ -218,7 +219,7 @@ public struct MailParameters: Sendable, Hashable {
             case "SIZE":
                 guard let value = parameter.value, !value.isEmpty,
                       value.utf8.count <= SMTPLimits.maxSizeParameterDigits,
-                      value.utf8.allSatisfy(isDigit)
+                      value.utf8.allSatisfy(ASCIIByte.isDigit)
                 else { throw SMTPSyntaxError(.syntaxErrorInParameters("Bad SIZE parameter")) }
                 var n: UInt64 = 0
                 var overflow = false
@@ -410,7 +411,7 @@ public struct RcptParameters: Sendable, Hashable {
         let type = String(value[..<semicolon])
         let rest = String(value[value.utf8.index(after: semicolon)...])
         // addr-type is an atom (RFC 3461 §4.2): letters, digits, "-" in practice.
-        guard !type.isEmpty, type.utf8.allSatisfy({ isAlpha($0) || isDigit($0) || $0 == 0x2D }),
+        guard !type.isEmpty, type.utf8.allSatisfy({ ASCIIByte.isAlpha($0) || ASCIIByte.isDigit($0) || $0 == 0x2D }),
               !rest.isEmpty
         else { return nil }
         if type.lowercased() == "utf-8" {
@@ -486,8 +487,8 @@ extension SMTPCommand {
             throw .controlCharacterInArgument(line)
         }
         buffer.append(contentsOf: line.utf8)
-        buffer.append(asciiCR)
-        buffer.append(asciiLF)
+        buffer.append(ASCIIByte.cr)
+        buffer.append(ASCIIByte.lf)
     }
 
     /// The encoded command line, or nil if it cannot be sent safely.

@@ -1,3 +1,4 @@
+import LineFraming
 /// A resumable, bounded parser of SMTP/LMTP command lines (RFC 5321 §4.1, RFC 2033 §4) and of
 /// the SASL response lines that follow a `334` challenge (RFC 4954 §4).
 ///
@@ -47,8 +48,8 @@ public struct SMTPCommandParser: Sendable {
 
     /// The outcome of one `parseAuthResponse` call (RFC 4954 §4).
     public enum AuthResponse: Sendable, Hashable {
-        /// The client's base64 response (syntax checked, not decoded; may be empty).
-        case response(String)
+        /// The client's response, base64-decoded (may be empty).
+        case response([UInt8])
         /// The client sent `*`: answer `SMTPReply.authenticationCancelled`.
         case cancel
         /// A rejected line: send this reply; the AUTH exchange has failed.
@@ -59,31 +60,29 @@ public struct SMTPCommandParser: Sendable {
 
     public let configuration: Configuration
 
-    /// Non-nil while discarding the rest of an overlong line: the reply to send at its end.
-    private var discardReply: SMTPReply?
+    private var framer = LineFramer(lineEnd: .crlf)
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
 
     /// True while the parser is discarding the rest of an overlong line.
-    public var isDiscardingOverlongLine: Bool { discardReply != nil }
+    public var isDiscardingOverlongLine: Bool { framer.isDiscardingOverlongLine }
 
     // MARK: Commands
 
     /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
-        withBytes(bytes) { p in
-            let limit = Self.startsWithAuth(p) ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
-            let (frame, consumed) = frameLine(p, limit: limit, tooLong: .lineTooLong)
-            switch frame {
-            case .needMoreBytes: return (.needMoreBytes, consumed)
-            case .error(let reply): return (.error(reply), consumed)
-            case .line(let range):
-                switch Self.parseCommandLine(p, range) {
-                case .success(let command): return (.command(command), consumed)
-                case .failure(let error): return (.error(error.reply), consumed)
-                }
+        let p = bytes.assumingMemoryBound(to: UInt8.self)
+        let limit = p.hasUppercasedPrefix("AUTH ") ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
+        let (frame, consumed) = frameLine(p, limit: limit, tooLong: .lineTooLong)
+        switch frame {
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .error(let reply): return (.error(reply), consumed)
+        case .line(let range):
+            switch Self.parseCommandLine(p, range) {
+            case .success(let command): return (.command(command), consumed)
+            case .failure(let error): return (.error(error.reply), consumed)
             }
         }
     }
@@ -105,8 +104,8 @@ public struct SMTPCommandParser: Sendable {
     public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
         let bytes = Array(line)
         return bytes.withUnsafeBufferPointer { p in
-            if firstCROrLF(p, from: 0, to: p.count) < p.count {
-                let bare = p.contains(asciiCR) ? SMTPReply.bareCarriageReturnInCommand : .bareLineFeedInCommand
+            if ByteScan.firstCROrLF(p, from: 0, to: p.count) < p.count {
+                let bare = p.contains(ASCIIByte.cr) ? SMTPReply.bareCarriageReturnInCommand : .bareLineFeedInCommand
                 return .error(bare)
             }
             switch parseCommandLine(p, 0..<p.count) {
@@ -122,18 +121,16 @@ public struct SMTPCommandParser: Sendable {
     /// base64 text, or `*` to cancel. Same framing rules as commands, limit
     /// `maxAuthLineLength`. Drop `consumed` bytes.
     public mutating func parseAuthResponse(_ bytes: UnsafeRawBufferPointer) -> (result: AuthResponse, consumed: Int) {
-        withBytes(bytes) { p in
-            let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: .authLineTooLong)
-            switch frame {
-            case .needMoreBytes: return (.needMoreBytes, consumed)
-            case .error(let reply): return (.error(reply), consumed)
-            case .line(let range):
-                var end = range.upperBound
-                while end > range.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
-                let content = range.lowerBound..<end
-                if content.count == 1, p[content.lowerBound] == 0x2A { return (.cancel, consumed) }
-                guard isValidBase64(p, content) else { return (.error(.invalidBase64), consumed) }
-                return (.response(asciiString(p, content)), consumed)
+        let p = bytes.assumingMemoryBound(to: UInt8.self)
+        let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: .authLineTooLong)
+        switch frame {
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .error(let reply): return (.error(reply), consumed)
+        case .line(let range):
+            switch SASLResponseLine.parse(p, range) {
+            case .response(let bytes): return (.response(bytes), consumed)
+            case .cancel: return (.cancel, consumed)
+            case .invalidBase64: return (.error(.invalidBase64), consumed)
             }
         }
     }
@@ -158,37 +155,17 @@ public struct SMTPCommandParser: Sendable {
         case needMoreBytes
     }
 
+    /// RFC 5321 §2.3.8: lines end in CRLF, anything else is how smuggling starts;
+    /// §4.5.3.1.4: overlong lines are refused.
     private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: SMTPReply) -> (Frame, Int) {
-        if let reply = discardReply {
-            let lf = firstLF(p, from: 0, to: p.count)
-            if lf < p.count {
-                discardReply = nil
-                return (.error(reply), lf + 1)
-            }
-            return (.needMoreBytes, p.count)
+        let (frame, consumed) = framer.frame(p, limit: limit)
+        switch frame {
+        case .line(let range): return (.line(range), consumed)
+        case .needMoreBytes: return (.needMoreBytes, consumed)
+        case .rejected(.tooLong): return (.error(tooLong), consumed)
+        case .rejected(.bareLineFeed): return (.error(.bareLineFeedInCommand), consumed)
+        case .rejected(.bareCarriageReturn): return (.error(.bareCarriageReturnInCommand), consumed)
         }
-        let window = min(p.count, limit)
-        let lf = firstLF(p, from: 0, to: window)
-        if lf == window {
-            // No LF within `limit` bytes.
-            if p.count < limit { return (.needMoreBytes, 0) }
-            // RFC 5321 §4.5.3.1.4: overlong. Discard through the LF, or everything we have.
-            let later = firstLF(p, from: window, to: p.count)
-            if later < p.count { return (.error(tooLong), later + 1) }
-            discardReply = tooLong
-            return (.needMoreBytes, p.count)
-        }
-        // RFC 5321 §2.3.8: lines end in CRLF; anything else is how smuggling starts.
-        guard lf > 0, p[lf - 1] == asciiCR else { return (.error(.bareLineFeedInCommand), lf + 1) }
-        let contentEnd = lf - 1
-        if firstCROrLF(p, from: 0, to: contentEnd) < contentEnd {
-            return (.error(.bareCarriageReturnInCommand), lf + 1)
-        }
-        return (.line(0..<contentEnd), lf + 1)
-    }
-
-    private static func startsWithAuth(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        p.count >= 5 && equalsUppercased(p, 0..<5, "AUTH ")
     }
 
     // MARK: Grammar
@@ -198,19 +175,19 @@ public struct SMTPCommandParser: Sendable {
     static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
         // Trailing white space is tolerated (many clients send "DATA " or "QUIT\t").
         var end = range.upperBound
-        while end > range.lowerBound, p[end - 1] == asciiSP || p[end - 1] == asciiHT { end -= 1 }
+        while end > range.lowerBound, p[end - 1] == ASCIIByte.sp || p[end - 1] == ASCIIByte.ht { end -= 1 }
 
         // command = verb [SP arguments]; verbs are case-insensitive (RFC 5321 §2.4).
         var i = range.lowerBound
-        while i < end, p[i] != asciiSP { i += 1 }
+        while i < end, p[i] != ASCIIByte.sp { i += 1 }
         let verbRange = range.lowerBound..<i
-        guard !verbRange.isEmpty, verbRange.count <= 8, verbRange.allSatisfy({ isAlpha(p[$0]) }) else {
+        guard !verbRange.isEmpty, verbRange.count <= 8, verbRange.allSatisfy({ ASCIIByte.isAlpha(p[$0]) }) else {
             return .failure(SMTPSyntaxError(.commandUnrecognized))
         }
-        let verb = String(decoding: verbRange.map { asciiUpper(p[$0]) }, as: UTF8.self)
+        let verb = String(decoding: verbRange.map { ASCIIByte.upper(p[$0]) }, as: UTF8.self)
         // Arguments start after one or more SP (extra spaces tolerated).
         var argStart = i
-        while argStart < end, p[argStart] == asciiSP { argStart += 1 }
+        while argStart < end, p[argStart] == ASCIIByte.sp { argStart += 1 }
         let args = argStart..<end
         let hasArgs = !args.isEmpty
 
@@ -222,8 +199,8 @@ public struct SMTPCommandParser: Sendable {
         case "EHLO", "HELO", "LHLO":
             // ehlo = "EHLO" SP ( Domain / address-literal ) CRLF  (RFC 5321 §4.1.1.1)
             // Not validated as a domain (clients send all sorts); one printable token.
-            guard hasArgs, args.allSatisfy({ p[$0] > asciiSP && p[$0] != 0x7F }),
-                  let name = validatedString(p, args)
+            guard hasArgs, args.allSatisfy({ p[$0] > ASCIIByte.sp && p[$0] != 0x7F }),
+                  let name = p.validatedString(args)
             else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters("Syntax: \(verb) hostname"))) }
             switch verb {
             case "EHLO": return .success(.ehlo(name))
@@ -268,9 +245,9 @@ public struct SMTPCommandParser: Sendable {
     private static func printableText(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
         for i in range {
             let b = p[i]
-            if (b < asciiSP && b != asciiHT) || b == 0x7F { return nil }
+            if (b < ASCIIByte.sp && b != ASCIIByte.ht) || b == 0x7F { return nil }
         }
-        return validatedString(p, range)
+        return p.validatedString(range)
     }
 
     private static func parseMailOrRcpt(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>, isMail: Bool) -> LineResult {
@@ -279,11 +256,11 @@ public struct SMTPCommandParser: Sendable {
         let syntax = SMTPReply.syntaxErrorInParameters(isMail ? "Syntax: MAIL FROM:<address>" : "Syntax: RCPT TO:<address>")
         let badPath = isMail ? SMTPReply.badSenderSyntax : .badRecipientSyntax
         guard args.count >= prefixLength,
-              equalsUppercased(p, args.lowerBound..<(args.lowerBound + prefixLength), prefix)
+              p.equalsUppercased(args.lowerBound..<(args.lowerBound + prefixLength), prefix)
         else { return .failure(SMTPSyntaxError(syntax)) }
         var i = args.lowerBound + prefixLength
         // "MAIL FROM: <a@b>" is common in the wild; tolerate spaces after the colon.
-        while i < args.upperBound, p[i] == asciiSP { i += 1 }
+        while i < args.upperBound, p[i] == ASCIIByte.sp { i += 1 }
         guard let (path, afterPath) = parsePath(p, i, args.upperBound) else {
             return .failure(SMTPSyntaxError(badPath))
         }
@@ -330,7 +307,7 @@ public struct SMTPCommandParser: Sendable {
                     if b == 0x3A { i += 1; break }
                     expectAt = true
                 } else {
-                    guard isAlpha(b) || isDigit(b) || b == 0x2D || b == asciiDot || b >= 0x80 else { return nil }
+                    guard ASCIIByte.isAlpha(b) || ASCIIByte.isDigit(b) || b == 0x2D || b == ASCIIByte.dot || b >= 0x80 else { return nil }
                     domainLength += 1
                 }
                 i += 1
@@ -343,10 +320,10 @@ public struct SMTPCommandParser: Sendable {
         while true {
             guard i < end else { return nil }
             let b = p[i]
-            if b < asciiSP || b == 0x7F { return nil }
+            if b < ASCIIByte.sp || b == 0x7F { return nil }
             if inQuotes {
                 if b == 0x5C {  // quoted-pairSMTP
-                    guard i + 1 < end, p[i + 1] >= asciiSP, p[i + 1] != 0x7F else { return nil }
+                    guard i + 1 < end, p[i + 1] >= ASCIIByte.sp, p[i + 1] != 0x7F else { return nil }
                     i += 2
                     continue
                 }
@@ -355,13 +332,13 @@ public struct SMTPCommandParser: Sendable {
                 if b == 0x3E { break }  // ">" outside quotes ends the path
                 if b == 0x22 {
                     inQuotes = true
-                } else if b == asciiSP || b == 0x3C {
+                } else if b == ASCIIByte.sp || b == 0x3C {
                     return nil
                 }
             }
             i += 1
         }
-        guard i > mailboxStart, let mailbox = validatedString(p, mailboxStart..<i) else { return nil }
+        guard i > mailboxStart, let mailbox = p.validatedString(mailboxStart..<i) else { return nil }
         return (mailbox, i + 1)
     }
 
@@ -377,30 +354,30 @@ public struct SMTPCommandParser: Sendable {
         var parameters: [ESMTPParameter] = []
         var i = start
         while i < end {
-            guard p[i] == asciiSP else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
-            while i < end, p[i] == asciiSP { i += 1 }  // extra spaces tolerated
+            guard p[i] == ASCIIByte.sp else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
+            while i < end, p[i] == ASCIIByte.sp { i += 1 }  // extra spaces tolerated
             if i == end { break }
             let keywordStart = i
-            guard isAlpha(p[i]) || isDigit(p[i]) else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
+            guard ASCIIByte.isAlpha(p[i]) || ASCIIByte.isDigit(p[i]) else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters)) }
             i += 1
-            while i < end, isAlpha(p[i]) || isDigit(p[i]) || p[i] == 0x2D { i += 1 }
-            let keyword = String(decoding: (keywordStart..<i).map { asciiUpper(p[$0]) }, as: UTF8.self)
+            while i < end, ASCIIByte.isAlpha(p[i]) || ASCIIByte.isDigit(p[i]) || p[i] == 0x2D { i += 1 }
+            let keyword = String(decoding: (keywordStart..<i).map { ASCIIByte.upper(p[$0]) }, as: UTF8.self)
             var value: String?
             if i < end, p[i] == 0x3D {  // "="
                 i += 1
                 let valueStart = i
-                while i < end, p[i] != asciiSP {
+                while i < end, p[i] != ASCIIByte.sp {
                     let b = p[i]
                     guard (b >= 33 && b <= 126 && b != 0x3D) || b >= 0x80 else {
                         return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
                     }
                     i += 1
                 }
-                guard i > valueStart, let v = validatedString(p, valueStart..<i) else {
+                guard i > valueStart, let v = p.validatedString(valueStart..<i) else {
                     return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
                 }
                 value = v
-            } else if i < end, p[i] != asciiSP {
+            } else if i < end, p[i] != ASCIIByte.sp {
                 return .failure(SMTPSyntaxError(.syntaxErrorInParameters))
             }
             if parameters.contains(where: { $0.keyword == keyword }) {
@@ -422,7 +399,7 @@ public struct SMTPCommandParser: Sendable {
     static func parseBDAT(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>) -> LineResult {
         var i = args.lowerBound
         var size = 0
-        while i < args.upperBound, isDigit(p[i]) {
+        while i < args.upperBound, ASCIIByte.isDigit(p[i]) {
             guard i - args.lowerBound < SMTPLimits.maxBDATSizeDigits else {
                 return .failure(SMTPSyntaxError(.syntaxErrorInParameters("BDAT chunk size too large")))
             }
@@ -432,9 +409,9 @@ public struct SMTPCommandParser: Sendable {
         let syntax = SMTPSyntaxError(.syntaxErrorInParameters("Syntax: BDAT size [LAST]"))
         guard i > args.lowerBound else { return .failure(syntax) }
         if i == args.upperBound { return .success(.bdat(size: size, last: false)) }
-        guard p[i] == asciiSP else { return .failure(syntax) }
-        while i < args.upperBound, p[i] == asciiSP { i += 1 }
-        guard equalsUppercased(p, i..<args.upperBound, "LAST") else { return .failure(syntax) }
+        guard p[i] == ASCIIByte.sp else { return .failure(syntax) }
+        while i < args.upperBound, p[i] == ASCIIByte.sp { i += 1 }
+        guard p.equalsUppercased(i..<args.upperBound, "LAST") else { return .failure(syntax) }
         return .success(.bdat(size: size, last: true))
     }
 
@@ -448,19 +425,19 @@ public struct SMTPCommandParser: Sendable {
     /// Mechanism names are accepted in any case and uppercased.
     static func parseAuth(_ p: UnsafeBufferPointer<UInt8>, _ args: Range<Int>) -> LineResult {
         var i = args.lowerBound
-        while i < args.upperBound, p[i] != asciiSP { i += 1 }
+        while i < args.upperBound, p[i] != ASCIIByte.sp { i += 1 }
         let mech = args.lowerBound..<i
         guard !mech.isEmpty, mech.count <= SMTPLimits.maxSASLMechanismLength,
-              mech.allSatisfy({ isAlpha(p[$0]) || isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
+              mech.allSatisfy({ ASCIIByte.isAlpha(p[$0]) || ASCIIByte.isDigit(p[$0]) || p[$0] == 0x2D || p[$0] == 0x5F })
         else { return .failure(SMTPSyntaxError(.syntaxErrorInParameters("Syntax: AUTH mechanism [initial-response]"))) }
-        let mechanism = String(decoding: mech.map { asciiUpper(p[$0]) }, as: UTF8.self)
-        while i < args.upperBound, p[i] == asciiSP { i += 1 }
+        let mechanism = String(decoding: mech.map { ASCIIByte.upper(p[$0]) }, as: UTF8.self)
+        while i < args.upperBound, p[i] == ASCIIByte.sp { i += 1 }
         let response = i..<args.upperBound
         if response.isEmpty { return .success(.auth(mechanism: mechanism, initialResponse: nil)) }
         if response.count == 1, p[response.lowerBound] == 0x3D {
             return .success(.auth(mechanism: mechanism, initialResponse: "="))
         }
-        guard isValidBase64(p, response) else { return .failure(SMTPSyntaxError(.invalidBase64)) }
-        return .success(.auth(mechanism: mechanism, initialResponse: asciiString(p, response)))
+        guard Base64.decode(UnsafeBufferPointer(rebasing: p[response])) != nil else { return .failure(SMTPSyntaxError(.invalidBase64)) }
+        return .success(.auth(mechanism: mechanism, initialResponse: p.asciiString(response)))
     }
 }

@@ -1,3 +1,4 @@
+import LineFraming
 /// An enhanced mail system status code, RFC 3463 §2, as sent after the reply code when the
 /// ENHANCEDSTATUSCODES extension is offered (RFC 2034 §3).
 ///
@@ -43,11 +44,11 @@ public struct EnhancedStatus: Sendable, Hashable, CustomStringConvertible {
         i += 1
         var parts = [Int(c - 0x30)]
         for _ in 0..<2 {
-            guard i < end, bytes[i] == asciiDot else { return nil }
+            guard i < end, bytes[i] == ASCIIByte.dot else { return nil }
             i += 1
             var value = 0
             var digits = 0
-            while i < end, isDigit(bytes[i]), digits < 3 {
+            while i < end, ASCIIByte.isDigit(bytes[i]), digits < 3 {
                 value = value * 10 + Int(bytes[i] - 0x30)
                 digits += 1
                 i += 1
@@ -56,7 +57,7 @@ public struct EnhancedStatus: Sendable, Hashable, CustomStringConvertible {
             parts.append(value)
         }
         // A fourth digit or another dot means this is not a status code after all.
-        if i < end, isDigit(bytes[i]) || bytes[i] == asciiDot { return nil }
+        if i < end, ASCIIByte.isDigit(bytes[i]) || bytes[i] == ASCIIByte.dot { return nil }
         return (EnhancedStatus(parts[0], parts[1], parts[2]), i - range.lowerBound)
     }
 }
@@ -124,16 +125,16 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         for (index, line) in lines.enumerated() {
             let isLast = index == lines.count - 1
             buffer.append(contentsOf: codeBytes)
-            buffer.append(isLast ? asciiSP : 0x2D)
+            buffer.append(isLast ? ASCIIByte.sp : 0x2D)
             if let enhancedBytes {
                 buffer.append(contentsOf: enhancedBytes)
-                if !line.isEmpty { buffer.append(asciiSP) }
+                if !line.isEmpty { buffer.append(ASCIIByte.sp) }
             }
             for b in line.utf8 {
-                buffer.append((b < 0x20 && b != asciiHT) || b == 0x7F ? asciiSP : b)
+                buffer.append((b < 0x20 && b != ASCIIByte.ht) || b == 0x7F ? ASCIIByte.sp : b)
             }
-            buffer.append(asciiCR)
-            buffer.append(asciiLF)
+            buffer.append(ASCIIByte.cr)
+            buffer.append(ASCIIByte.lf)
         }
     }
 
@@ -293,4 +294,83 @@ extension SMTPReply {
     /// `555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented` — RFC 5321 §4.2.2.
     public static let parametersNotRecognized = SMTPReply(
         code: 555, enhanced: EnhancedStatus(5, 5, 4), "MAIL FROM/RCPT TO parameters not recognized or not implemented")
+}
+
+// MARK: - Replies of the SMTP server's session (one place, each with its RFC)
+
+extension SMTPReply {
+    /// `503 5.5.1 Error: need MAIL command` — RFC 5321 §4.1.4: RCPT/DATA/BDAT before MAIL.
+    public static let needMailCommand = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: need MAIL command")
+    /// `503 5.5.1 Error: send HELO/EHLO first` — RFC 5321 §4.1.4.
+    public static let needHelo = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: send HELO/EHLO first")
+    /// `503 5.5.1 Error: send EHLO first` — RFC 4954 §4: AUTH is an ESMTP extension.
+    public static let needEhlo = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: send EHLO first")
+    /// `503 5.5.1 Error: nested MAIL command` — RFC 5321 §4.1.4.
+    public static let nestedMail = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: nested MAIL command")
+    /// `554 5.5.1 Error: no valid recipients` — RFC 5321 §3.3: DATA without an accepted RCPT.
+    public static let noValidRecipients = SMTPReply(code: 554, enhanced: EnhancedStatus(5, 5, 1), "Error: no valid recipients")
+    /// `503 5.5.1 Error: BODY=BINARYMIME requires BDAT` — RFC 3030 §3.
+    public static let binaryMIMERequiresBDAT = SMTPReply(
+        code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: BODY=BINARYMIME requires BDAT")
+    /// `503 5.5.1 Error: DATA after BDAT` — RFC 3030 §2: one transaction uses one of them.
+    public static let dataAfterBDAT = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: DATA after BDAT")
+    /// `250 2.0.0 <n> octets received` — RFC 3030 §2, a BDAT chunk that is not the last.
+    public static func chunkReceived(totalOctets: Int) -> SMTPReply {
+        SMTPReply(code: 250, enhanced: EnhancedStatus(2, 0, 0), "\(totalOctets) octets received")
+    }
+    /// `502 5.5.1 EXPN is disabled` — RFC 5321 §3.5.2 lets a server refuse EXPN; lists stay private.
+    public static let expnDisabled = SMTPReply(code: 502, enhanced: EnhancedStatus(5, 5, 1), "EXPN is disabled")
+    /// `502 5.5.1 STARTTLS not available` — RFC 3207 §4, on a listener without TLS (LMTP).
+    public static let startTLSNotOffered = SMTPReply(code: 502, enhanced: EnhancedStatus(5, 5, 1), "STARTTLS not available")
+    /// `554 5.5.1 Error: pipelined data after STARTTLS` — RFC 3207 §4.2 (CVE-2011-0411): plaintext
+    /// sent after STARTTLS must not be read as protected; the connection is closed.
+    public static let pipelinedAfterSTARTTLS = SMTPReply(
+        code: 554, enhanced: EnhancedStatus(5, 5, 1), "Error: pipelined data after STARTTLS")
+    /// `553 5.7.1 <sender>: Sender address rejected: not owned by user <user>` — RFC 6409 §8.1:
+    /// a submission server may check the sender against the authenticated identity.
+    public static func senderNotOwned(_ sender: String, user: String) -> SMTPReply {
+        SMTPReply(code: 553, enhanced: EnhancedStatus(5, 7, 1), "<\(sender)>: Sender address rejected: not owned by user \(user)")
+    }
+    /// `501 5.1.7 Bad sender address syntax: <why>` — RFC 3463 X.1.7.
+    public static func badSenderSyntax(_ why: String) -> SMTPReply {
+        SMTPReply(code: 501, enhanced: EnhancedStatus(5, 1, 7), "Bad sender address syntax: \(why)")
+    }
+    /// `501 5.1.3 Bad recipient address syntax: <why>` — RFC 3463 X.1.3.
+    public static func badRecipientSyntax(_ why: String) -> SMTPReply {
+        SMTPReply(code: 501, enhanced: EnhancedStatus(5, 1, 3), "Bad recipient address syntax: \(why)")
+    }
+    /// `452 4.2.2 <address>: Mailbox full` — RFC 3463 X.2.2, temporary: the sender retries.
+    public static func mailboxFull(_ address: String) -> SMTPReply {
+        SMTPReply(code: 452, enhanced: EnhancedStatus(4, 2, 2), "<\(address)>: Mailbox full")
+    }
+    /// `451 4.3.0 Temporary lookup failure` — RFC 5321 §4.2.2; the reason goes to the log only.
+    public static let temporaryLookupFailure = SMTPReply(code: 451, enhanced: EnhancedStatus(4, 3, 0), "Temporary lookup failure")
+    /// `503 5.5.1 Error: already authenticated` — RFC 4954 §4.
+    public static let alreadyAuthenticated = SMTPReply(code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: already authenticated")
+    /// `503 5.5.1 Error: AUTH not allowed during a mail transaction` — RFC 4954 §4.
+    public static let authDuringTransaction = SMTPReply(
+        code: 503, enhanced: EnhancedStatus(5, 5, 1), "Error: AUTH not allowed during a mail transaction")
+    /// `504 5.5.4 Unrecognized authentication type` — RFC 4954 §6.
+    public static let unrecognizedAuthenticationType = SMTPReply(
+        code: 504, enhanced: EnhancedStatus(5, 5, 4), "Unrecognized authentication type")
+    /// `501 5.5.2 Malformed authentication data` — RFC 4954 §6.
+    public static let malformedAuthentication = SMTPReply(
+        code: 501, enhanced: EnhancedStatus(5, 5, 2), "Malformed authentication data")
+    /// `454 4.7.0 Temporary authentication failure` — RFC 4954 §6: the directory or database
+    /// could not decide; not a wrong password.
+    public static let temporaryAuthenticationFailure = SMTPReply(
+        code: 454, enhanced: EnhancedStatus(4, 7, 0), "Temporary authentication failure")
+    /// `421 4.7.0 <hostname> Error: too many failed authentications` — the connection is closed
+    /// after `Authenticator.Configuration.maxFailuresPerConnection` failures.
+    public static func tooManyAuthenticationFailures(hostname: String) -> SMTPReply {
+        SMTPReply(code: 421, enhanced: EnhancedStatus(4, 7, 0), "\(hostname) Error: too many failed authentications")
+    }
+    /// `421 4.7.0 <hostname> Error: too many connections from your address` (Postfix's anvil).
+    public static func tooManyConnections(hostname: String) -> SMTPReply {
+        SMTPReply(code: 421, enhanced: EnhancedStatus(4, 7, 0), "\(hostname) Error: too many connections from your address")
+    }
+    /// `421 4.3.2 <hostname> Error: too many connections` — the server's total is reached.
+    public static func serverBusy(hostname: String) -> SMTPReply {
+        SMTPReply(code: 421, enhanced: EnhancedStatus(4, 3, 2), "\(hostname) Error: too many connections, try again later")
+    }
 }

@@ -1,3 +1,4 @@
+import LineFraming
 /// A resumable, bounded parser of SMTP replies (RFC 5321 §4.2), for our own SMTP/LMTP client.
 ///
 ///     Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
@@ -63,7 +64,7 @@ public struct SMTPReplyParser: Sendable {
 
     /// Parses at most one complete reply from the front of `bytes`. Drop `consumed` bytes.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
-        withBytes(bytes) { parse(bytes: $0) }
+        parse(bytes: bytes.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Parses at most one complete reply from the front of `bytes`. Drop `consumed` bytes.
@@ -93,28 +94,28 @@ public struct SMTPReplyParser: Sendable {
         var offset = 0
         while true {
             let window = min(p.count, offset + configuration.maxLineLength)
-            let lf = firstLF(p, from: offset, to: window)
+            let lf = ByteScan.firstLF(p, from: offset, to: window)
             if lf == window {
                 if p.count - offset < configuration.maxLineLength { return (.needMoreBytes, offset) }
                 return fail(.lineTooLong, consumed: p.count)
             }
             let next = lf + 1
             var lineEnd = lf
-            if lineEnd > offset, p[lineEnd - 1] == asciiCR { lineEnd -= 1 }
+            if lineEnd > offset, p[lineEnd - 1] == ASCIIByte.cr { lineEnd -= 1 }
             let line = offset..<lineEnd
 
             func malformed() -> ParseError {
                 .malformedLine(String(decoding: UnsafeBufferPointer(rebasing: p[offset..<min(lineEnd, offset + 64)]),
                                       as: UTF8.self))
             }
-            guard line.count >= 3, (0x32...0x35).contains(p[offset]), isDigit(p[offset + 1]), isDigit(p[offset + 2]) else {
+            guard line.count >= 3, (0x32...0x35).contains(p[offset]), ASCIIByte.isDigit(p[offset + 1]), ASCIIByte.isDigit(p[offset + 2]) else {
                 return fail(malformed(), consumed: next)
             }
             let code = Int(p[offset] - 0x30) * 100 + Int(p[offset + 1] - 0x30) * 10 + Int(p[offset + 2] - 0x30)
             let isLast: Bool
             if line.count == 3 {
                 isLast = true
-            } else if p[offset + 3] == asciiSP {
+            } else if p[offset + 3] == ASCIIByte.sp {
                 isLast = true
             } else if p[offset + 3] == 0x2D {  // "-"
                 isLast = false
@@ -130,7 +131,7 @@ public struct SMTPReplyParser: Sendable {
             var textStart = min(offset + 4, lineEnd)
             if let (status, length) = EnhancedStatus.parse(p, textStart..<lineEnd),
                status.statusClass == code / 100,
-               textStart + length == lineEnd || p[textStart + length] == asciiSP
+               textStart + length == lineEnd || p[textStart + length] == ASCIIByte.sp
             {
                 if pendingLines.isEmpty { pendingEnhanced = status }
                 if pendingEnhanced != nil {

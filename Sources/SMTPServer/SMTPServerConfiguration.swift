@@ -3,7 +3,7 @@ import Logging
 import MailAuth
 import MailQueue
 import MailStore
-import NIOSSL
+import SMTPProtocol
 
 /// What an SMTP or LMTP listener does (DESIGN.md §1 and §3).
 public enum SMTPRole: String, Sendable {
@@ -29,6 +29,8 @@ public struct SMTPServerConfiguration: Sendable {
     /// Largest message accepted (advertised in SIZE, RFC 1870). Postfix's default is 10 MB;
     /// 50 MiB lets today's attachments through.
     public var maxMessageSize = 50 * 1024 * 1024
+    /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4: at least 512).
+    public var maxCommandLineLength = SMTPLimits.maxCommandLineLength
     /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires at least 100; Postfix: 1000).
     public var maxRecipients = 1000
     /// Commands that earn an error reply before the session is closed (Postfix's
@@ -36,13 +38,18 @@ public struct SMTPServerConfiguration: Sendable {
     public var maxErrors = 20
     /// Idle time allowed between client commands (RFC 5321 §4.5.3.2.7: at least 5 minutes).
     public var idleTimeout: Duration = .seconds(300)
-    /// Concurrent connections from one client address.
-    public var maxConnectionsPerClient = 50
+    /// Absolute time from connect to a successful AUTH on submission listeners.
+    public var loginTimeout: Duration = .seconds(60)
+    /// How long output may stay unread before the connection is closed.
+    public var outputStallTimeout: Duration = .seconds(120)
     /// Bytes of pipelined input held while a command's work (a lookup, a commit) runs, before
     /// the server stops reading from the socket.
     public var maxBufferedInput = 1 << 20
-    /// PLAIN and LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`).
+    /// PLAIN and LOGIN before TLS (Dovecot's `disable_plaintext_auth = no`); also allows
+    /// every other mechanism before TLS.
     public var allowPlaintextWithoutTLS = false
+    /// No AUTH of any kind before TLS (Postfix's `smtpd_tls_auth_only`).
+    public var tlsAuthOnly = true
     /// Whether a client address may relay without authenticating.
     public var isTrustedClient: @Sendable (String) -> Bool = { _ in false }
 
@@ -52,19 +59,26 @@ public struct SMTPServerConfiguration: Sendable {
     }
 }
 
-/// What SMTP sessions use: the directory, local delivery, the outbound queue.
+/// What SMTP sessions use: logins, the directory, local delivery, the outbound queue.
 public struct SMTPServices: Sendable {
-    public var directory: any UserDirectory
+    public var authenticator: Authenticator
     public var store: any MailStore
     public var localDelivery: LocalDeliveryAgent
     public var queue: OutboundQueue
-    public var throttle: AuthThrottle
-    public var tls: NIOSSLContext?
     public var logger: Logger
 
-    public init(directory: any UserDirectory, store: any MailStore, localDelivery: LocalDeliveryAgent, queue: OutboundQueue,
-                throttle: AuthThrottle, tls: NIOSSLContext?, logger: Logger) {
-        self.directory = directory; self.store = store; self.localDelivery = localDelivery; self.queue = queue
-        self.throttle = throttle; self.tls = tls; self.logger = logger
+    public var directory: any UserDirectory { authenticator.directory }
+
+    public init(authenticator: Authenticator, store: any MailStore, localDelivery: LocalDeliveryAgent,
+                queue: OutboundQueue, logger: Logger) {
+        self.authenticator = authenticator; self.store = store; self.localDelivery = localDelivery
+        self.queue = queue; self.logger = logger
+    }
+}
+
+extension SMTPServerConfiguration {
+    var parserConfiguration: SMTPCommandParser.Configuration {
+        SMTPCommandParser.Configuration(maxCommandLineLength: maxCommandLineLength,
+                                        maxAuthLineLength: max(SMTPLimits.maxAuthLineLength, maxCommandLineLength))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MailAuth
 import MailCore
 import MailQueue
+import LineFraming
 import SMTPProtocol
 
 /// One SMTP/LMTP session's state and protocol decisions (DESIGN.md §5.4): commands in,
@@ -40,8 +41,9 @@ struct SMTPSession {
         case resolveRecipient(EmailAddress, RcptParameters)
         /// Check that the authenticated account may use this sender, then call `senderChecked`.
         case checkSender(EmailAddress?, MailParameters)
-        /// Drive the SASL exchange (lookups, password checks), then call `authenticationFinished`.
-        case sasl(SASLAction)
+        /// Run a SASL exchange (RFC 4954) with this mechanism and decoded initial response, then
+        /// call `authenticated(as:)` or `authenticationFailed()`.
+        case authenticate(SASLMechanismName, initialResponse: [UInt8]?)
         /// Read the message after 354 with a DataDecoder.
         case readData
         /// Read `size` octets of a BDAT chunk; `last` ends the message; `accepted` false means the
@@ -52,7 +54,8 @@ struct SMTPSession {
 
     let configuration: SMTPServerConfiguration
     let clientIP: String
-    let clientTrusted: Bool
+    /// The client's address is in `trusted_networks`.
+    let clientInTrustedNetwork: Bool
     var tlsAvailable: Bool
     private(set) var tlsActive: Bool
     private(set) var heloName: String?
@@ -60,17 +63,30 @@ struct SMTPSession {
     private(set) var account: Account?
     private(set) var transaction: Transaction?
     private(set) var errors = 0
-    var sasl: SASLServer?
+    private(set) var authenticationFailures = 0
 
     init(configuration: SMTPServerConfiguration, clientIP: String, tlsAvailable: Bool, tlsActive: Bool) {
         self.configuration = configuration
         self.clientIP = clientIP
-        self.clientTrusted = configuration.isTrustedClient(clientIP)
+        self.clientInTrustedNetwork = configuration.isTrustedClient(clientIP)
         self.tlsAvailable = tlsAvailable
         self.tlsActive = tlsActive
     }
 
     var role: SMTPRole { configuration.role }
+
+    /// Whether this client may relay without authenticating. A client that greets with our own
+    /// name is our own outbound delivery come back (an MX or transport pointing at this host):
+    /// relaying it again would loop, so it is never trusted (DESIGN.md §4, no mail loops).
+    var clientTrusted: Bool {
+        clientInTrustedNetwork && heloName?.lowercased() != configuration.hostname.lowercased()
+    }
+
+    /// RFC 4954 §4 and Postfix's `smtpd_tls_auth_only`: no authentication of any kind before
+    /// TLS, unless the administrator allowed plaintext authentication.
+    var authenticationAllowed: Bool {
+        tlsActive || configuration.allowPlaintextWithoutTLS || !configuration.tlsAuthOnly
+    }
 
     var greeting: SMTPReply {
         .greeting(hostname: configuration.hostname, text: role.isLMTP ? "LMTP Swallow" : "ESMTP Swallow")
@@ -107,20 +123,20 @@ struct SMTPSession {
         case .rcpt(let forwardPath, let parameters):
             return rcpt(forwardPath, parameters)
         case .data:
-            guard let t = transaction else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command")) }
-            guard !t.recipients.isEmpty else { return error(SMTPReply(code: 554, enhanced: .init(5, 5, 1), "Error: no valid recipients")) }
+            guard let t = transaction else { return error(.needMailCommand) }
+            guard !t.recipients.isEmpty else { return error(.noValidRecipients) }
             guard t.parameters.body != .binaryMIME else {
                 // RFC 3030 §3: BINARYMIME messages must be sent with BDAT.
-                return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: BODY=BINARYMIME requires BDAT"))
+                return error(.binaryMIMERequiresBDAT)
             }
-            guard t.chunkedSize == 0 else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: DATA after BDAT")) }
+            guard t.chunkedSize == 0 else { return error(.dataAfterBDAT) }
             return .readData
         case .bdat(let size, let last):
             guard let t = transaction else {
-                return .readChunk(size: size, last: last, rejection: SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command"))
+                return .readChunk(size: size, last: last, rejection: .needMailCommand)
             }
             guard !t.recipients.isEmpty else {
-                return .readChunk(size: size, last: last, rejection: SMTPReply(code: 554, enhanced: .init(5, 5, 1), "Error: no valid recipients"))
+                return .readChunk(size: size, last: last, rejection: .noValidRecipients)
             }
             return .readChunk(size: size, last: last, rejection: nil)
         case .rset:
@@ -134,12 +150,12 @@ struct SMTPSession {
             // RFC 5321 §3.5.3: 252 rather than revealing which users exist.
             return .reply(.cannotVerify)
         case .expn:
-            return error(SMTPReply(code: 502, enhanced: .init(5, 5, 1), "EXPN is disabled"))
+            return error(.expnDisabled)
         case .help:
             return .reply(.help("Swallow: see RFC 5321"))
         case .starttls:
             guard !role.isLMTP, tlsAvailable, !tlsActive else {
-                return error(tlsActive ? .badSequence : SMTPReply(code: 502, enhanced: .init(5, 5, 1), "STARTTLS not available"))
+                return error(tlsActive ? .badSequence : .startTLSNotOffered)
             }
             return .startTLS
         case .auth(let mechanism, let initialResponse):
@@ -162,7 +178,7 @@ struct SMTPSession {
     /// PLAIN and LOGIN send the password itself: only under TLS unless the admin allowed it
     /// (DESIGN.md §4). SCRAM never reveals it.
     var offeredMechanisms: [String] {
-        if account != nil { return [] }
+        if account != nil || !authenticationAllowed { return [] }
         var names = [SASLMechanismName.scramSHA256.rawValue]
         if tlsActive || configuration.allowPlaintextWithoutTLS {
             names = [SASLMechanismName.plain.rawValue, SASLMechanismName.login.rawValue] + names
@@ -171,8 +187,8 @@ struct SMTPSession {
     }
 
     private mutating func mail(_ reversePath: String, _ raw: [ESMTPParameter]) -> Action {
-        guard heloName != nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: send HELO/EHLO first")) }
-        guard transaction == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: nested MAIL command")) }
+        guard heloName != nil else { return error(.needHelo) }
+        guard transaction == nil else { return error(.nestedMail) }
         if role.requiresAuthentication && account == nil {
             return error(tlsActive || !tlsAvailable ? .authenticationRequired : .startTLSRequired)
         }
@@ -191,10 +207,12 @@ struct SMTPSession {
             do {
                 sender = try SMTPPath.parseReversePath("<\(reversePath)>", allowUTF8: parameters.smtpUTF8)
             } catch {
-                return self.error(SMTPReply(code: 501, enhanced: .init(5, 1, 7), "Bad sender address syntax: \(error)"))
+                return self.error(.badSenderSyntax("\(error)"))
             }
         }
-        if account != nil && role.requiresAuthentication {
+        // RFC 6409 §8.1: an authenticated session may only use its own addresses, whatever the
+        // port it came in on (the audit found port 25 let it send as anyone).
+        if account != nil {
             return .checkSender(sender, parameters)
         }
         return senderAccepted(sender, parameters)
@@ -203,8 +221,7 @@ struct SMTPSession {
     /// After `checkSender`: nil means the sender is allowed.
     mutating func senderChecked(_ sender: EmailAddress?, _ parameters: MailParameters, allowed: Bool) -> Action {
         guard allowed else {
-            return error(SMTPReply(code: 553, enhanced: .init(5, 7, 1),
-                                   "<\(sender?.description ?? "")>: Sender address rejected: not owned by user \(account?.address ?? "")"))
+            return error(.senderNotOwned(sender?.description ?? "", user: account?.address ?? ""))
         }
         return senderAccepted(sender, parameters)
     }
@@ -215,7 +232,7 @@ struct SMTPSession {
     }
 
     private mutating func rcpt(_ forwardPath: String, _ raw: [ESMTPParameter]) -> Action {
-        guard let t = transaction else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: need MAIL command")) }
+        guard let t = transaction else { return error(.needMailCommand) }
         guard t.recipients.count < configuration.maxRecipients else { return .reply(.tooManyRecipients) }
         let parameters: RcptParameters
         do {
@@ -227,7 +244,7 @@ struct SMTPSession {
         do {
             address = try SMTPPath.parseForwardPath("<\(forwardPath)>", allowUTF8: t.parameters.smtpUTF8)
         } catch {
-            return self.error(SMTPReply(code: 501, enhanced: .init(5, 1, 3), "Bad recipient address syntax: \(error)"))
+            return self.error(.badRecipientSyntax("\(error)"))
         }
         // `<Postmaster>` without a domain (RFC 5321 §4.5.1) comes back with domain "": the
         // handler resolves it against the local domains.
@@ -250,9 +267,9 @@ struct SMTPSession {
             return error(.userUnknown(address.description))
         case .overQuota(let who):
             // RFC 3463 X.2.2 mailbox full: temporary, the sender retries later.
-            return .reply(SMTPReply(code: 452, enhanced: .init(4, 2, 2), "<\(who)>: Mailbox full"))
-        case .failed(let why):
-            return .reply(SMTPReply(code: 451, enhanced: .init(4, 3, 0), "Temporary lookup failure: \(why)"))
+            return .reply(.mailboxFull(who))
+        case .failed:
+            return .reply(.temporaryLookupFailure)
         case .remote:
             guard !role.isLMTP else { return error(.userUnknown(address.description)) }
             // DESIGN.md §4: no open relay.
@@ -283,36 +300,38 @@ struct SMTPSession {
 
     private mutating func auth(_ mechanismName: String, _ initialResponse: String?) -> Action {
         guard !role.isLMTP else { return error(.commandUnrecognized) }
-        guard esmtp else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: send EHLO first")) }
-        guard account == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: already authenticated")) }
-        guard transaction == nil else { return error(SMTPReply(code: 503, enhanced: .init(5, 5, 1), "Error: AUTH not allowed during a mail transaction")) }
+        guard esmtp else { return error(.needEhlo) }
+        guard account == nil else { return error(.alreadyAuthenticated) }
+        guard transaction == nil else { return error(.authDuringTransaction) }
         guard let mechanism = SASLMechanismName(caseInsensitive: mechanismName) else {
-            return error(SMTPReply(code: 504, enhanced: .init(5, 5, 4), "Unrecognized authentication type"))
+            return error(.unrecognizedAuthenticationType)
         }
+        guard authenticationAllowed else { return error(.startTLSRequired) }
         if mechanism.sendsPlaintextPassword && !tlsActive && !configuration.allowPlaintextWithoutTLS {
             return error(.encryptionRequired)
         }
         var initial: [UInt8]? = nil
         if let initialResponse {
-            if initialResponse == "=" {
-                initial = []
-            } else {
-                guard let decoded = Base64.decode(initialResponse) else { return error(.invalidBase64) }
-                initial = decoded
-            }
+            // RFC 4954 §4: "=" is an empty initial response.
+            guard initialResponse == "=" || Base64.decode(initialResponse) != nil else { return error(.invalidBase64) }
+            initial = initialResponse == "=" ? [] : Base64.decode(initialResponse)
         }
-        var server = SASLServer(mechanism: mechanism)
-        let action = server.start(initialResponse: initial)
-        sasl = server
-        return .sasl(action)
+        return .authenticate(mechanism, initialResponse: initial)
     }
 
     mutating func authenticated(as account: Account) {
         self.account = account
-        sasl = nil
     }
 
-    mutating func authenticationEnded() { sasl = nil }
+    /// A rejected login: past the limit the connection is closed (a guesser gets three tries
+    /// per connection, then pays for a new connection and the throttle's delay).
+    mutating func authenticationFailed(maxFailures: Int) -> Action {
+        authenticationFailures += 1
+        if authenticationFailures >= maxFailures {
+            return .close(.tooManyAuthenticationFailures(hostname: configuration.hostname))
+        }
+        return error(.authenticationFailed)
+    }
 
     /// After a TLS handshake: RFC 3207 §4.2, forget everything learned before it.
     mutating func tlsStarted() {
@@ -321,16 +340,5 @@ struct SMTPSession {
         esmtp = false
         account = nil
         transaction = nil
-        sasl = nil
     }
-}
-
-/// RFC 4648 base64, strict (RFC 4954 §4: responses are base64; junk is an error).
-enum Base64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return [UInt8](data)
-    }
-
-    static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }

@@ -1,41 +1,53 @@
+import MailCore
 import Synchronization
 
-/// Bounds concurrent connections per client address (DESIGN.md §4 "connections per IP"), like
-/// Postfix's anvil `smtpd_client_connection_count_limit`. IPv6 clients count per /64.
+/// Bounds concurrent connections (DESIGN.md §4 "connections per IP"): per client, like
+/// Postfix's anvil `smtpd_client_connection_count_limit`, and in total, so that no flood of
+/// addresses can exhaust file descriptors. One limiter serves every listener of the process.
+/// A client is a `ClientKey`: an IPv4 address, or an IPv6 /64 however it is written.
 public final class ConnectionLimiter: Sendable {
-    public let limitPerClient: Int
-    private let counts = Mutex<[String: Int]>([:])
-
-    public init(limitPerClient: Int) {
-        self.limitPerClient = limitPerClient
+    public enum Admission: Sendable, Equatable {
+        case admitted
+        case tooManyFromClient
+        case tooManyInTotal
     }
 
-    /// Takes a slot for `client`; false when it already has `limitPerClient` connections.
-    public func acquire(_ client: String) -> Bool {
-        let key = Self.key(client)
+    public let limitPerClient: Int
+    public let limitTotal: Int
+    private struct Counts {
+        var perClient: [String: Int] = [:]
+        var total = 0
+    }
+    private let counts = Mutex(Counts())
+
+    public init(limitPerClient: Int, limitTotal: Int) {
+        self.limitPerClient = limitPerClient
+        self.limitTotal = limitTotal
+    }
+
+    /// Takes a slot for `client`, or says which limit it hit.
+    public func acquire(_ client: String) -> Admission {
+        let key = ClientKey.of(client)
         return counts.withLock { c in
-            let n = c[key, default: 0]
-            guard n < limitPerClient else { return false }
-            c[key] = n + 1
-            return true
+            guard c.total < limitTotal else { return .tooManyInTotal }
+            let n = c.perClient[key, default: 0]
+            guard n < limitPerClient else { return .tooManyFromClient }
+            c.perClient[key] = n + 1
+            c.total += 1
+            return .admitted
         }
     }
 
     public func release(_ client: String) {
-        let key = Self.key(client)
+        let key = ClientKey.of(client)
         counts.withLock { c in
-            let n = c[key, default: 0] - 1
-            c[key] = n > 0 ? n : nil
+            guard let n = c.perClient[key] else { return }
+            c.perClient[key] = n > 1 ? n - 1 : nil
+            c.total -= 1
         }
     }
 
-    public func count(_ client: String) -> Int { counts.withLock { $0[Self.key(client), default: 0] } }
+    public func count(_ client: String) -> Int { counts.withLock { $0.perClient[ClientKey.of(client), default: 0] } }
 
-    /// One IPv6 end site usually holds a whole /64, so that is what one client is.
-    static func key(_ client: String) -> String {
-        guard client.contains(":") else { return client }
-        let groups = client.split(separator: ":", omittingEmptySubsequences: false)
-        if client.contains("::") { return client }  // compressed forms: count the exact address
-        return groups.prefix(4).joined(separator: ":")
-    }
+    public var total: Int { counts.withLock { $0.total } }
 }

@@ -2,22 +2,29 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import NIOSSL
 import Synchronization
 
 /// Binds TCP listeners and runs until graceful shutdown; each accepted connection gets the
-/// pipeline `initialize` builds. Shared by the SMTP, LMTP, IMAP and POP3 servers.
+/// pipeline `initialize` builds (the connection core with a protocol's driver). On shutdown
+/// it stops accepting, then lets its connections finish (see `ConnectionRegistry`).
 public final class TCPListener: Service, Sendable {
     public let name: String
     public let addresses: [(host: String, port: Int)]
+    public let registry: ConnectionRegistry
     let group: any EventLoopGroup
     let logger: Logger
+    let shutdownGrace: Duration
     let initialize: @Sendable (any Channel) -> EventLoopFuture<Void>
     let bound = Mutex<[any Channel]>([])
 
-    public init(name: String, addresses: [(host: String, port: Int)], group: any EventLoopGroup, logger: Logger,
+    public init(name: String, addresses: [(host: String, port: Int)], registry: ConnectionRegistry,
+                shutdownGrace: Duration, group: any EventLoopGroup, logger: Logger,
                 initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) {
         self.name = name
         self.addresses = addresses
+        self.registry = registry
+        self.shutdownGrace = shutdownGrace
         self.group = group
         self.logger = logger
         self.initialize = initialize
@@ -45,9 +52,38 @@ public final class TCPListener: Service, Sendable {
 
     public func run() async throws {
         if bound.withLock({ $0.isEmpty }) { try await bind() }
-        try await gracefulShutdown()
-        let channels = bound.withLock { $0 }
-        for channel in channels { try? await channel.close() }
+        try? await gracefulShutdown()
+        for channel in bound.withLock({ $0 }) { try? await channel.close() }
+        let open = registry.count
+        if open > 0 { logger.info("\(name): finishing \(open) connection(s)") }
+        await registry.shutdown(grace: shutdownGrace)
         logger.info("\(name) listener closed")
+    }
+}
+
+extension TCPListener {
+    /// A listener whose connections run `makeDriver`'s protocol on the connection core, with TLS
+    /// from the first byte when `policy.implicitTLS`.
+    public static func serving<Driver: ConnectionDriver>(
+        name: String, addresses: [(host: String, port: Int)], policy: ConnectionPolicy, limiter: ConnectionLimiter,
+        registry: ConnectionRegistry, shutdownGrace: Duration, group: any EventLoopGroup, logger: Logger,
+        makeDriver: @escaping @Sendable (_ clientIP: String) -> Driver
+    ) -> TCPListener {
+        TCPListener(name: name, addresses: addresses, registry: registry, shutdownGrace: shutdownGrace,
+                    group: group, logger: logger) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if policy.implicitTLS {
+                    guard let tls = registry.tls else { throw ChannelError.inappropriateOperationForState }
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                }
+                let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+                var connectionLogger = logger
+                connectionLogger[metadataKey: "client"] = "\(ip)"
+                connectionLogger[metadataKey: "service"] = "\(name)"
+                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(
+                    driver: makeDriver(ip), policy: policy, limiter: limiter, registry: registry,
+                    clientIP: ip, logger: connectionLogger))
+            }
+        }
     }
 }

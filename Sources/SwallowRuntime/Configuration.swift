@@ -1,4 +1,5 @@
 import Foundation
+import MailAuth
 
 /// Swallow's configuration: the TOML file of DESIGN.md §3, validated.
 ///
@@ -43,8 +44,47 @@ public struct SwallowConfiguration: Sendable, Equatable {
     }
 
     public struct Auth: Sendable, Equatable {
-        /// Dovecot's `disable_plaintext_auth = no`, when true.
+        /// Dovecot's `disable_plaintext_auth = no`, when true: every mechanism, PLAIN and LOGIN
+        /// included, before TLS.
         public var allowPlaintextWithoutTLS = false
+        /// Postfix's `smtpd_tls_auth_only`: no authentication of any kind before TLS on
+        /// submission, IMAP and POP3 (SCRAM included), unless `allowPlaintextWithoutTLS`.
+        public var tlsAuthOnly = true
+        /// PBKDF2 iterations for newly stored SCRAM-SHA-256 keys (RFC 7677 asks at least 4096;
+        /// Cyrus SASL clients refuse more than 65536).
+        public var scramIterations = SCRAMCredentials.defaultIterations
+        /// Failed logins on one connection before it is closed.
+        public var maxFailuresPerConnection = 3
+    }
+
+    /// Every bound a listener enforces (DESIGN.md §4 "Bounded everything"), with today's
+    /// defaults; durations in seconds.
+    public struct Limits: Sendable, Equatable {
+        /// Connections of all listeners together.
+        public var maxConnections = 10_000
+        /// Connections from one client (an IPv4 address or an IPv6 /64).
+        public var maxConnectionsPerClient = 50
+        /// Largest message SMTP accepts (announced as SIZE).
+        public var maxMessageSize = 50 * 1024 * 1024
+        /// Recipients per SMTP transaction.
+        public var maxRecipients = 1000
+        /// Longest command lines, line end included.
+        public var smtpMaxLineLength = 2048
+        public var pop3MaxLineLength = 255
+        public var imapMaxLineLength = 64 * 1024
+        /// Largest IMAP literal before login.
+        public var imapPreLoginLiteralSize = 8192
+        /// Inactivity allowed between commands, per protocol (RFC 5321 §4.5.3.2.7: 5 min;
+        /// RFC 1939 §3: 10 min; RFC 9051 §5.4: 30 min).
+        public var smtpIdleTimeout = 300
+        public var pop3IdleTimeout = 600
+        public var imapIdleTimeout = 1800
+        /// Absolute time from connect to a successful login (submission, IMAP, POP3).
+        public var loginTimeout = 60
+        /// How long a client may leave our output unread before it is disconnected.
+        public var outputStallTimeout = 120
+        /// On shutdown, how long commands in progress may take before connections are closed.
+        public var shutdownGrace = 10
     }
 
     public struct Relay: Sendable, Equatable {
@@ -81,6 +121,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var listen = Listen()
     public var tls = TLS()
     public var auth = Auth()
+    public var limits = Limits()
     public var relay = Relay()
     public var dns = DNS()
     /// Per-domain next hop, like Postfix transport_maps: domain (lowercased) -> host:port.

@@ -26,7 +26,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -67,8 +67,39 @@ extension SwallowConfiguration {
                 config.tls.namedExplicitly = true
             }
         }
-        if let auth = try reader.section(table, "auth", allowed: ["allow_plaintext_without_tls"]) {
+        if let auth = try reader.section(table, "auth", allowed: ["allow_plaintext_without_tls", "tls_auth_only",
+                                                                   "scram_iterations", "max_failures_per_connection"]) {
             if let v = try reader.bool(auth, "auth", "allow_plaintext_without_tls") { config.auth.allowPlaintextWithoutTLS = v }
+            if let v = try reader.bool(auth, "auth", "tls_auth_only") { config.auth.tlsAuthOnly = v }
+            if let v = try reader.positiveInt(auth, "auth", "scram_iterations") {
+                guard v >= 4096, v <= 10_000_000 else { throw reader.error("auth.scram_iterations", "must be between 4096 (RFC 7677) and 10000000") }
+                config.auth.scramIterations = v
+            }
+            if let v = try reader.positiveInt(auth, "auth", "max_failures_per_connection") { config.auth.maxFailuresPerConnection = v }
+        }
+        let limitKeys: [(String, WritableKeyPath<SwallowConfiguration.Limits, Int>)] = [
+            ("max_connections", \.maxConnections), ("max_connections_per_client", \.maxConnectionsPerClient),
+            ("max_message_size", \.maxMessageSize), ("max_recipients", \.maxRecipients),
+            ("smtp_max_line_length", \.smtpMaxLineLength), ("pop3_max_line_length", \.pop3MaxLineLength),
+            ("imap_max_line_length", \.imapMaxLineLength), ("imap_prelogin_literal_size", \.imapPreLoginLiteralSize),
+            ("smtp_idle_timeout", \.smtpIdleTimeout), ("pop3_idle_timeout", \.pop3IdleTimeout),
+            ("imap_idle_timeout", \.imapIdleTimeout), ("login_timeout", \.loginTimeout),
+            ("output_stall_timeout", \.outputStallTimeout), ("shutdown_grace", \.shutdownGrace),
+        ]
+        if let limits = try reader.section(table, "limits", allowed: Set(limitKeys.map(\.0))) {
+            for (key, path) in limitKeys {
+                if let v = try reader.positiveInt(limits, "limits", key) { config.limits[keyPath: path] = v }
+            }
+            // The RFC floors below which real clients break.
+            let floors: [(String, Int, Int)] = [
+                ("smtp_max_line_length", config.limits.smtpMaxLineLength, 512),   // RFC 5321 §4.5.3.1.4
+                ("pop3_max_line_length", config.limits.pop3MaxLineLength, 255),   // RFC 2449 §4
+                ("imap_max_line_length", config.limits.imapMaxLineLength, 8192),  // RFC 7162 §4
+                ("max_recipients", config.limits.maxRecipients, 100),             // RFC 5321 §4.5.3.1.8
+            ]
+            for (key, value, floor) in floors where value < floor {
+                throw reader.error("limits.\(key)", "must be at least \(floor)")
+            }
         }
         if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost", "smarthost_user", "smarthost_password"]) {
             if let v = try reader.string(relay, "relay", "smarthost_user") { config.relay.smarthostUser = v }
@@ -161,6 +192,12 @@ private struct TableReader {
         guard let value = table[key] else { return nil }
         guard let b = value.bool else { throw error("\(section).\(key)", "must be true or false") }
         return b
+    }
+
+    func positiveInt(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let n = value.int, n > 0 else { throw error("\(section).\(key)", "must be a positive whole number") }
+        return n
     }
 
     func stringArray(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> [String]? {

@@ -44,10 +44,21 @@ public struct Runtime: Sendable {
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let trusted = config.relay.trustedNetworks
+        let limits = config.limits
+        var authConfiguration = Authenticator.Configuration()
+        authConfiguration.maxFailuresPerConnection = config.auth.maxFailuresPerConnection
+        authConfiguration.sasl = SASLServer.Configuration(unknownUserIterations: config.auth.scramIterations)
+        // One authenticator (and so one throttle and one hashing pool) for every protocol: guessing
+        // over IMAP slows POP3 and SMTP AUTH from the same address too.
+        let authenticator = Authenticator(directory: backend.directory, configuration: authConfiguration)
+        // One limiter for every listener: the total and per-client caps are the process's.
+        let limiter = ConnectionLimiter(limitPerClient: limits.maxConnectionsPerClient, limitTotal: limits.maxConnections)
+        let grace = Duration.seconds(limits.shutdownGrace)
+        func registry() -> ConnectionRegistry { ConnectionRegistry(tls: tls) }
         let services = SMTPServices(
-            directory: backend.directory, store: backend.store,
+            authenticator: authenticator, store: backend.store,
             localDelivery: LocalDeliveryAgent(committer: GroupCommitter(store: backend.store)),
-            queue: queue, throttle: AuthThrottle(), tls: tls, logger: logger)
+            queue: queue, logger: logger)
 
         var services_: [any Service] = []
         var served: Set<String> = []
@@ -58,37 +69,59 @@ public struct Runtime: Sendable {
         for (role, addresses) in smtpRoles where !addresses.isEmpty {
             var smtp = SMTPServerConfiguration(role: role, hostname: config.server.hostname)
             smtp.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            smtp.tlsAuthOnly = config.auth.tlsAuthOnly
+            smtp.maxMessageSize = limits.maxMessageSize
+            smtp.maxRecipients = limits.maxRecipients
+            smtp.maxCommandLineLength = limits.smtpMaxLineLength
+            smtp.idleTimeout = .seconds(limits.smtpIdleTimeout)
+            smtp.loginTimeout = .seconds(limits.loginTimeout)
+            smtp.outputStallTimeout = .seconds(limits.outputStallTimeout)
             smtp.isTrustedClient = { ip in
                 guard let address = IPAddress(ip) else { return false }
                 return trusted.contains { $0.contains(address) }
             }
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: services, group: group)
+                                               services: services, limiter: limiter, registry: registry(),
+                                               shutdownGrace: grace, group: group)
             try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
             services_.append(listener)
             served.insert(role.rawValue)
         }
-        let imapServices = IMAPServices(directory: backend.directory, store: backend.store, throttle: services.throttle,
-                                        tls: tls, logger: logger)
+        let imapServices = IMAPServices(authenticator: authenticator, store: backend.store, recent: RecentTracker(),
+                                        tlsAvailable: true, logger: logger)
         for (name, addresses, implicitTLS) in [("imap", config.listen.imap, false), ("imaps", config.listen.imaps, true)]
         where !addresses.isEmpty {
             var imap = IMAPServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)
             imap.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            imap.tlsAuthOnly = config.auth.tlsAuthOnly
+            imap.limits.maxLineLength = limits.imapMaxLineLength
+            imap.limits.preLoginLiteralSize = limits.imapPreLoginLiteralSize
+            imap.limits.idleTimeout = .seconds(limits.imapIdleTimeout)
+            imap.limits.loginTimeout = .seconds(limits.loginTimeout)
+            imap.limits.outputStallTimeout = .seconds(limits.outputStallTimeout)
+            imap.limits.maxAuthenticationFailures = config.auth.maxFailuresPerConnection
             let listener = IMAPServer.listener(configuration: imap, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: imapServices, group: group)
+                                               services: imapServices, limiter: limiter, registry: registry(),
+                                               shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, announce: announce)
             services_.append(listener)
             served.insert(name)
         }
         // POP3 (RFC 1939): STLS on listen.pop3, implicit TLS on listen.pop3s.
-        let pop3Services = POP3Services(directory: backend.directory, store: backend.store, throttle: services.throttle,
-                                        tls: tls, logger: logger)
+        let pop3Services = POP3Services(authenticator: authenticator, store: backend.store, logger: logger)
         for (name, addresses, implicitTLS) in [("pop3", config.listen.pop3, false), ("pop3s", config.listen.pop3s, true)]
         where !addresses.isEmpty {
             var pop3 = POP3ServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)
             pop3.allowPlaintextWithoutTLS = config.auth.allowPlaintextWithoutTLS
+            pop3.tlsAuthOnly = config.auth.tlsAuthOnly
+            pop3.maxCommandLineLength = limits.pop3MaxLineLength
+            pop3.idleTimeout = .seconds(limits.pop3IdleTimeout)
+            pop3.loginTimeout = .seconds(limits.loginTimeout)
+            pop3.outputStallTimeout = .seconds(limits.outputStallTimeout)
+            pop3.maxAuthenticationFailures = config.auth.maxFailuresPerConnection
             let listener = POP3Server.listener(configuration: pop3, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: pop3Services, group: group)
+                                               services: pop3Services, limiter: limiter, registry: registry(),
+                                               shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, announce: announce)
             services_.append(listener)
             served.insert(name)

@@ -63,7 +63,7 @@ struct UserCommand: AsyncParsableCommand {
                 }
                 guard try await backend.directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
-                let secrets = try StoredSecrets(password: password)
+                let secrets = try StoredSecrets(password: password, scramIterations: options.load().auth.scramIterations)
                 let account = try await backend.directory.addUser(canonical, passwordHash: secrets.hash, scram: secrets.scram,
                                                                   quotaBytes: quotaBytes)
                 try await backend.store.prepareAccount(account.id)
@@ -97,7 +97,7 @@ struct UserCommand: AsyncParsableCommand {
                 let backend = try options.backend()
                 guard let account = try await backend.directory.account(login: address) else { throw DirectoryError.unknownUser(address) }
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
-                let secrets = try StoredSecrets(password: password)
+                let secrets = try StoredSecrets(password: password, scramIterations: options.load().auth.scramIterations)
                 try await backend.directory.setPassword(account.address, passwordHash: secrets.hash, scram: secrets.scram)
                 say("password changed for \(account.address)")
             }

@@ -50,8 +50,9 @@ struct StoredSecrets {
     let hash: String
     let scram: String
 
-    init(password: String) throws {
+    /// `scramIterations`: the configuration's `auth.scram_iterations`.
+    init(password: String, scramIterations: Int) throws {
         hash = try PasswordHash.make(password)
-        scram = SCRAMCredentials.derive(password: password).storageString
+        scram = SCRAMCredentials.derive(password: password, iterations: scramIterations).storageString
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import IMAPProtocol
+import LineFraming
 
 /// The DONE line of IDLE (RFC 2177) and AUTHENTICATE continuation lines (RFC 9051 §6.2.2).
 @Suite struct IdleAuthenticateTests {
@@ -67,20 +68,20 @@ import Testing
     }
 
     @Test func base64() {
-        #expect(IMAPBase64.encode(bytes("")) == [])
-        #expect(IMAPBase64.encode(bytes("f")) == bytes("Zg=="))
-        #expect(IMAPBase64.encode(bytes("fo")) == bytes("Zm8="))
-        #expect(IMAPBase64.encode(bytes("foobar")) == bytes("Zm9vYmFy"))
-        #expect(IMAPBase64.decode(bytes("Zg==")) == bytes("f"))
-        #expect(IMAPBase64.decode(bytes("Zm8=")) == bytes("fo"))
-        #expect(IMAPBase64.decode(bytes("Zm9vYmFy")) == bytes("foobar"))
+        #expect(Base64.encode(bytes("")) == [])
+        #expect(Base64.encode(bytes("f")) == bytes("Zg=="))
+        #expect(Base64.encode(bytes("fo")) == bytes("Zm8="))
+        #expect(Base64.encode(bytes("foobar")) == bytes("Zm9vYmFy"))
+        #expect(Base64.decode(bytes("Zg==")) == bytes("f"))
+        #expect(Base64.decode(bytes("Zm8=")) == bytes("fo"))
+        #expect(Base64.decode(bytes("Zm9vYmFy")) == bytes("foobar"))
         for bad in ["Zg=", "Z===", "Zg==Zg==", "Zm9v YmFy", "=Zg=", "Zm=v"] {
-            #expect(IMAPBase64.decode(bytes(bad)) == nil, "\(bad)")
+            #expect(Base64.decode(bytes(bad)) == nil, "\(bad)")
         }
         var rng = SeededRNG(seed: 7)
         for n in 0..<64 {
             let data = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            #expect(IMAPBase64.decode(IMAPBase64.encode(data)) == data)
+            #expect(Base64.decode(Base64.encode(data)) == data)
         }
     }
 }

@@ -40,6 +40,18 @@ struct SelectedMailboxTests {
         #expect(throws: SelectedMailbox.SequenceError.self) { try empty.indices(sequence: set("1"), saved: nil) }
     }
 
+    /// The audit: 16,384 copies of `1:*` (the parser's range limit) were expanded one by one,
+    /// 16,384 × the mailbox's size set insertions. Merged first, the answer is one pass. The
+    /// time is measured, not asserted (timed assertions do not belong in tests): see the note.
+    @Test func repeatedRangesAreMergedBeforeExpansion() throws {
+        let box = mailbox(Array(1...20_000))
+        let many = SequenceSet(Array(repeating: .range(from: .number(1), to: .last), count: 16_384))
+        #expect(try box.indices(sequence: many, saved: nil) == Array(0..<20_000))
+        #expect(box.indices(uids: many, saved: nil).count == 20_000)
+        let disjoint = SequenceSet((0..<16_384).reversed().map { .single(UInt32($0 % 20_000) + 1) })
+        #expect(try box.indices(sequence: disjoint, saved: nil) == Array(0..<16_384))
+    }
+
     @Test func expungesWaitUntilTheyMayBeSent() {
         var box = mailbox([10, 20, 30, 40])
         box.apply(changed: [], expunged: [20, 40], highestModSeq: 3, uidNext: 41) { _ in [] }

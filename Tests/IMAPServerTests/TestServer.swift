@@ -40,12 +40,15 @@ struct TestServer: Sendable {
         let tls = try? makeTLS(in: directory)
         var logger = Logger(label: "imap-test")
         logger.logLevel = ProcessInfo.processInfo.environment["IMAP_TEST_LOG"] != nil ? .trace : .critical
-        let services = IMAPServices(directory: users, store: store, throttle: AuthThrottle(configuration: .init(baseDelay: .milliseconds(1))),
-                                    tls: tls, logger: logger)
+        let authenticator = Authenticator(directory: users, throttle: AuthThrottle(configuration: .init(baseDelay: .milliseconds(1))))
+        let services = IMAPServices(authenticator: authenticator, store: store, recent: RecentTracker(), tlsAvailable: tls != nil,
+                                    logger: logger)
+        let limiter = ConnectionLimiter(limitPerClient: 50, limitTotal: 1000)
         var config = IMAPServerConfiguration(hostname: "imap.example.test")
         config.allowPlaintextWithoutTLS = allowPlaintext
         if let appendLimit { config.appendLimit = appendLimit }
         let listener = IMAPServer.listener(configuration: config, addresses: [("127.0.0.1", 0)], services: services,
+                                           limiter: limiter, registry: ConnectionRegistry(tls: tls), shutdownGrace: .seconds(1),
                                            group: MultiThreadedEventLoopGroup.singleton)
         let port = try await listener.bind().first?.port ?? 0
         var tlsPort: Int?
@@ -53,6 +56,7 @@ struct TestServer: Sendable {
             var tlsConfig = config
             tlsConfig.implicitTLS = true
             let secure = IMAPServer.listener(configuration: tlsConfig, addresses: [("127.0.0.1", 0)], services: services,
+                                             limiter: limiter, registry: ConnectionRegistry(tls: tls), shutdownGrace: .seconds(1),
                                              group: MultiThreadedEventLoopGroup.singleton)
             tlsPort = try await secure.bind().first?.port
         }

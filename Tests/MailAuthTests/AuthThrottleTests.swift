@@ -11,61 +11,74 @@ struct AuthThrottleTests {
 
     @Test func delayDoublesUpToTheCap() async {
         let (throttle, clock) = Self.make()
-        #expect(await throttle.delayBeforeReply(for: "192.0.2.1") == .zero)
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.1") == .zero)
         let expected: [Duration] = [
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8),
             .seconds(15), .seconds(15), .seconds(15),
         ]
         for (index, delay) in expected.enumerated() {
-            #expect(await throttle.recordFailure(client: "192.0.2.1") == delay)
-            #expect(await throttle.delayBeforeReply(for: "192.0.2.1") == delay)
+            #expect(await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test") == delay)
+            #expect(await throttle.delayBeforeAttempt(for: "192.0.2.1") == delay)
             #expect(await throttle.failureCount(for: "192.0.2.1") == index + 1)
             clock.advance(by: .seconds(30))
         }
-        for _ in 0..<200 { await throttle.recordFailure(client: "192.0.2.1") }
-        #expect(await throttle.delayBeforeReply(for: "192.0.2.1") == .seconds(15))
+        for _ in 0..<200 { await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test") }
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.1") == .seconds(15))
         #expect(await throttle.failureCount(for: "192.0.2.1") == AuthThrottle.maximumCountedFailures)
         // Other clients are unaffected.
-        #expect(await throttle.delayBeforeReply(for: "192.0.2.2") == .zero)
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.2") == .zero)
     }
 
-    @Test func successForgets() async {
+    /// The audit's finding: an attacker guessing at alice's password from one address must not
+    /// clear its penalty by logging in to its own account from there.
+    @Test func successOfAnotherAccountKeepsThePenalty() async {
         let (throttle, _) = Self.make()
-        await throttle.recordFailure(client: "192.0.2.1")
-        await throttle.recordFailure(client: "192.0.2.1")
-        await throttle.recordSuccess(client: "192.0.2.1")
-        #expect(await throttle.delayBeforeReply(for: "192.0.2.1") == .zero)
-        #expect(await throttle.recordFailure(client: "192.0.2.1") == .milliseconds(250))
+        for _ in 0..<3 { await throttle.recordFailure(client: "192.0.2.9", login: "alice@x.test") }
+        await throttle.recordSuccess(client: "192.0.2.9", login: "mallory@x.test")
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.9") == .seconds(1))
+        // Nor by mixing its own account into the failures.
+        await throttle.recordFailure(client: "192.0.2.9", login: "mallory@x.test")
+        await throttle.recordSuccess(client: "192.0.2.9", login: "mallory@x.test")
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.9") == .seconds(2))
+    }
+
+    @Test func successForgetsOwnTypos() async {
+        let (throttle, _) = Self.make()
+        await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test")
+        await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test")
+        await throttle.recordSuccess(client: "192.0.2.1", login: "u@x.test")
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.1") == .zero)
+        #expect(await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test") == .milliseconds(250))
     }
 
     @Test func forgottenAfterQuietPeriod() async {
         let (throttle, clock) = Self.make()
-        for _ in 0..<5 { await throttle.recordFailure(client: "198.51.100.7") }
+        for _ in 0..<5 { await throttle.recordFailure(client: "198.51.100.7", login: "u@x.test") }
         clock.advance(by: .seconds(15 * 60) - .seconds(1))
-        #expect(await throttle.delayBeforeReply(for: "198.51.100.7") == .seconds(4))
+        #expect(await throttle.delayBeforeAttempt(for: "198.51.100.7") == .seconds(4))
         // Each failure restarts the quiet period.
-        await throttle.recordFailure(client: "198.51.100.7")
+        await throttle.recordFailure(client: "198.51.100.7", login: "u@x.test")
         clock.advance(by: .seconds(15 * 60) - .seconds(1))
-        #expect(await throttle.delayBeforeReply(for: "198.51.100.7") == .seconds(8))
+        #expect(await throttle.delayBeforeAttempt(for: "198.51.100.7") == .seconds(8))
         clock.advance(by: .seconds(1))
-        #expect(await throttle.delayBeforeReply(for: "198.51.100.7") == .zero)
+        #expect(await throttle.delayBeforeAttempt(for: "198.51.100.7") == .zero)
         #expect(await throttle.failureCount(for: "198.51.100.7") == 0)
-        #expect(await throttle.recordFailure(client: "198.51.100.7") == .milliseconds(250))
+        #expect(await throttle.recordFailure(client: "198.51.100.7", login: "u@x.test") == .milliseconds(250))
     }
 
     @Test func expiredEntriesArePurged() async {
         let (throttle, clock) = Self.make()
-        for index in 0..<500 { await throttle.recordFailure(client: "10.0.\(index / 256).\(index % 256)") }
+        for index in 0..<500 { await throttle.recordFailure(client: "10.0.\(index / 256).\(index % 256)", login: "u@x.test") }
         #expect(await throttle.trackedClientCount == 500)
         clock.advance(by: .seconds(16 * 60))
-        await throttle.recordFailure(client: "10.9.9.9")
+        await throttle.recordFailure(client: "10.9.9.9", login: "u@x.test")
         #expect(await throttle.trackedClientCount == 1)
     }
 
     @Test func tableIsBounded() async {
         let (throttle, clock) = Self.make(.init(maximumEntries: 100))
         for index in 0..<1000 {
-            await throttle.recordFailure(client: "10.1.\(index / 256).\(index % 256)")
+            await throttle.recordFailure(client: "10.1.\(index / 256).\(index % 256)", login: "u@x.test")
             clock.advance(by: .milliseconds(1))
         }
         #expect(await throttle.trackedClientCount == 100)
@@ -79,31 +92,31 @@ struct AuthThrottleTests {
     @Test func repeatOffenderSurvivesEviction() async {
         let (throttle, clock) = Self.make(.init(maximumEntries: 10))
         for index in 0..<100 {
-            await throttle.recordFailure(client: "203.0.113.1")
-            await throttle.recordFailure(client: "10.2.0.\(index)")
+            await throttle.recordFailure(client: "203.0.113.1", login: "u@x.test")
+            await throttle.recordFailure(client: "10.2.0.\(index)", login: "u@x.test")
             clock.advance(by: .milliseconds(1))
         }
         #expect(await throttle.trackedClientCount == 10)
-        #expect(await throttle.delayBeforeReply(for: "203.0.113.1") == .seconds(15))
+        #expect(await throttle.delayBeforeAttempt(for: "203.0.113.1") == .seconds(15))
     }
 
     @Test func manyFailuresFromFewClients() async {
         // The internal time-ordered list must not grow without bound.
         let (throttle, clock) = Self.make(.init(maximumEntries: 4))
         for index in 0..<20_000 {
-            await throttle.recordFailure(client: "10.3.0.\(index % 3)")
+            await throttle.recordFailure(client: "10.3.0.\(index % 3)", login: "u@x.test")
             clock.advance(by: .milliseconds(1))
         }
         #expect(await throttle.trackedClientCount == 3)
-        #expect(await throttle.delayBeforeReply(for: "10.3.0.0") == .seconds(15))
+        #expect(await throttle.delayBeforeAttempt(for: "10.3.0.0") == .seconds(15))
     }
 
     @Test func ipv6SharesPer64() async {
         let (throttle, _) = Self.make()
-        await throttle.recordFailure(client: "2001:db8:1:2::1")
-        await throttle.recordFailure(client: "2001:db8:1:2:ffff:ffff:ffff:ffff")
-        #expect(await throttle.delayBeforeReply(for: "2001:db8:1:2:abcd::9") == .milliseconds(500))
-        #expect(await throttle.delayBeforeReply(for: "2001:db8:1:3::1") == .zero)
+        await throttle.recordFailure(client: "2001:db8:1:2::1", login: "u@x.test")
+        await throttle.recordFailure(client: "2001:db8:1:2:ffff:ffff:ffff:ffff", login: "u@x.test")
+        #expect(await throttle.delayBeforeAttempt(for: "2001:db8:1:2:abcd::9") == .milliseconds(500))
+        #expect(await throttle.delayBeforeAttempt(for: "2001:db8:1:3::1") == .zero)
     }
 
     @Test("keys", arguments: [
@@ -125,15 +138,15 @@ struct AuthThrottleTests {
 
     @Test func customConfiguration() async {
         let (throttle, _) = Self.make(.init(baseDelay: .seconds(1), maximumDelay: .seconds(3)))
-        #expect(await throttle.recordFailure(client: "a") == .seconds(1))
-        #expect(await throttle.recordFailure(client: "a") == .seconds(2))
-        #expect(await throttle.recordFailure(client: "a") == .seconds(3))
-        #expect(await throttle.recordFailure(client: "a") == .seconds(3))
+        #expect(await throttle.recordFailure(client: "a", login: "u@x.test") == .seconds(1))
+        #expect(await throttle.recordFailure(client: "a", login: "u@x.test") == .seconds(2))
+        #expect(await throttle.recordFailure(client: "a", login: "u@x.test") == .seconds(3))
+        #expect(await throttle.recordFailure(client: "a", login: "u@x.test") == .seconds(3))
     }
 
     @Test func defaultClockWorks() async {
         let throttle = AuthThrottle()
-        #expect(await throttle.recordFailure(client: "192.0.2.1") == .milliseconds(250))
-        #expect(await throttle.delayBeforeReply(for: "192.0.2.1") == .milliseconds(250))
+        #expect(await throttle.recordFailure(client: "192.0.2.1", login: "u@x.test") == .milliseconds(250))
+        #expect(await throttle.delayBeforeAttempt(for: "192.0.2.1") == .milliseconds(250))
     }
 }

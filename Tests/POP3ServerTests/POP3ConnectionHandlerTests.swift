@@ -34,12 +34,12 @@ final class Fixture: Sendable {
 
     deinit { try? FileManager.default.removeItem(at: path) }
 
-    func services(tls: NIOSSLContext? = nil) -> POP3Services {
+
+    func services(directory: (any UserDirectory)? = nil) -> POP3Services {
         var logger = Logger(label: "pop3-test")
         logger.logLevel = .critical
-        return POP3Services(directory: users, store: store,
-                            throttle: AuthThrottle(configuration: .init(baseDelay: .milliseconds(1), maximumDelay: .milliseconds(4))),
-                            tls: tls, logger: logger)
+        let throttle = AuthThrottle(configuration: .init(baseDelay: .milliseconds(1), maximumDelay: .milliseconds(4)))
+        return POP3Services(authenticator: Authenticator(directory: directory ?? users, throttle: throttle), store: store, logger: logger)
     }
 
     @discardableResult
@@ -59,16 +59,23 @@ final class Wire {
     let channel: NIOAsyncTestingChannel
     private var pending: [UInt8] = []
 
-    init(_ fixture: Fixture, plaintext: Bool = false, tls: NIOSSLContext? = nil, limiter: ConnectionLimiter = ConnectionLimiter(limitPerClient: 10),
+    let registry: ConnectionRegistry
+
+    init(_ fixture: Fixture, plaintext: Bool = false, tls: NIOSSLContext? = nil, directory: (any UserDirectory)? = nil,
+         limiter: ConnectionLimiter = ConnectionLimiter(limitPerClient: 10, limitTotal: 100),
          configure: (inout POP3ServerConfiguration) -> Void = { _ in }) async throws {
         var config = POP3ServerConfiguration(hostname: "pop.example.test")
         config.allowPlaintextWithoutTLS = plaintext
         configure(&config)
-        let services = fixture.services(tls: tls)
+        let services = fixture.services(directory: directory)
         let configuration = config
+        let registry = ConnectionRegistry(tls: tls)
+        self.registry = registry
         channel = try await NIOAsyncTestingChannel { channel in
-            let session = POP3Session(configuration: configuration, clientIP: "192.0.2.1", tlsAvailable: services.tls != nil, tlsActive: false)
-            try channel.pipeline.syncOperations.addHandler(POP3ConnectionHandler(session: session, services: services, limiter: limiter))
+            let session = POP3Session(configuration: configuration, clientIP: "192.0.2.1", tlsAvailable: tls != nil, tlsActive: false)
+            try channel.pipeline.syncOperations.addHandler(ConnectionHandler(
+                driver: POP3Driver(session: session, services: services), policy: configuration.connectionPolicy,
+                limiter: limiter, registry: registry, clientIP: "192.0.2.1", logger: services.logger))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).get()
     }
@@ -298,10 +305,21 @@ struct POP3ConnectionHandlerTests {
         #expect(try await third.login().hasPrefix("+OK Logged in: 2 messages"))
     }
 
-    @Test func plaintextIsRefusedBeforeTLSButSCRAMWorks() async throws {
+    /// Postfix's smtpd_tls_auth_only, on by default: no login of any kind before STLS.
+    @Test func noLoginAtAllBeforeTLS() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, tls: try TestTLS.context())
+        _ = try await wire.line()
+        try await wire.send("CAPA\r\n")
+        let caps = try await wire.lines().lines
+        #expect(!caps.contains("USER") && !caps.contains { $0.hasPrefix("SASL") } && caps.contains("STLS"))
+        #expect(try await wire.command("AUTH SCRAM-SHA-256").hasPrefix("-ERR [AUTH]"))
+    }
+
+    @Test func withoutTLSAuthOnlyPlaintextIsRefusedButSCRAMWorks() async throws {
         let fixture = try await Fixture()
         try await fixture.deliver(Self.one)
-        let wire = try await Wire(fixture, tls: try TestTLS.context())
+        let wire = try await Wire(fixture, tls: try TestTLS.context()) { $0.tlsAuthOnly = false }
         _ = try await wire.line()
         try await wire.send("CAPA\r\n")
         let caps = try await wire.lines().lines
@@ -348,7 +366,21 @@ struct POP3ConnectionHandlerTests {
         #expect(try await wire.command("PASS wrong") == "-ERR [AUTH] Authentication failed")
         _ = try await wire.command("USER nobody@example.test")
         #expect(try await wire.command("PASS wrong") == "-ERR [AUTH] Authentication failed", "unknown users look the same")
-        #expect(try await wire.command("AUTH PLAIN \(base64("\0alice@example.test\0nope"))") == "-ERR [AUTH] Authentication failed")
+        // The third failure on one connection closes it (a guesser pays for a new connection).
+        #expect(try await wire.command("AUTH PLAIN \(base64("\0alice@example.test\0nope"))")
+                == "-ERR [AUTH] Authentication failed; too many failures, closing connection")
+        try await wire.closed()
+    }
+
+    /// A directory failure is a temporary failure, not a wrong password, and not counted.
+    @Test func directoryFailureIsTemporary() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, plaintext: true, directory: UnavailableDirectory())
+        _ = try await wire.line()
+        for _ in 0..<4 {
+            _ = try await wire.command("USER alice@example.test")
+            #expect(try await wire.command("PASS \(Fixture.password)").hasPrefix("-ERR [SYS/TEMP]"))
+        }
     }
 
     /// RFC 2595 §4, DESIGN.md §4: bytes pipelined after STLS are never executed.
@@ -400,24 +432,67 @@ struct POP3ConnectionHandlerTests {
         #expect(try await wire.line().hasPrefix("+OK"))
     }
 
-    /// RFC 1939 §3: the autologout timer is at least 10 minutes. NIO's IdleStateHandler
-    /// measures real time, so the test delivers its event instead of waiting.
+    /// RFC 1939 §3: the autologout timer is at least 10 minutes. The testing event loop's clock
+    /// is advanced instead of waiting.
     @Test func idleTimeout() async throws {
         #expect(POP3ServerConfiguration(hostname: "x").idleTimeout == .seconds(600))
         let fixture = try await Fixture()
-        let wire = try await Wire(fixture)
-        _ = try await wire.line()
-        wire.channel.pipeline.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.read)
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.login()
+        await wire.channel.testingEventLoop.advanceTime(by: .seconds(599))
+        #expect(try await wire.command("NOOP") == "+OK")
+        await wire.channel.testingEventLoop.advanceTime(by: .seconds(599))
+        #expect(try await wire.command("NOOP") == "+OK", "activity restarts the idle clock")
+        await wire.channel.testingEventLoop.advanceTime(by: .seconds(601))
         #expect(try await wire.line() == "-ERR Disconnected for inactivity")
         try await wire.closed()
     }
 
+    /// The pre-login deadline is absolute: a client that keeps talking without logging in is
+    /// still disconnected.
+    @Test func loginDeadlineIsAbsolute() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.line()
+        for _ in 0..<5 {
+            await wire.channel.testingEventLoop.advanceTime(by: .seconds(11))
+            #expect(try await wire.command("CAPA").hasPrefix("+OK"))
+            _ = try await wire.lines()
+        }
+        await wire.channel.testingEventLoop.advanceTime(by: .seconds(6))
+        #expect(try await wire.line() == "-ERR Login timeout")
+        try await wire.closed()
+    }
+
+    /// Graceful shutdown: a connection between commands gets its farewell at once.
+    @Test func shutdownClosesIdleConnections() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture, plaintext: true)
+        _ = try await wire.login()
+        let registry = wire.registry
+        let shutdown = Task { await registry.shutdown(grace: .seconds(5)) }
+        #expect(try await wire.line() == "-ERR [SYS/TEMP] Server shutting down")
+        try await wire.closed()
+        await shutdown.value
+        #expect(registry.count == 0)
+    }
+
     @Test func connectionLimit() async throws {
         let fixture = try await Fixture()
-        let limiter = ConnectionLimiter(limitPerClient: 1)
-        #expect(limiter.acquire("192.0.2.1"))
+        let limiter = ConnectionLimiter(limitPerClient: 1, limitTotal: 10)
+        #expect(limiter.acquire("192.0.2.1") == .admitted)
         let wire = try await Wire(fixture, limiter: limiter)
         #expect(try await wire.line() == "-ERR [SYS/TEMP] Too many connections from your address")
         try await wire.closed()
     }
+}
+
+/// A directory whose database is down: every lookup fails.
+struct UnavailableDirectory: UserDirectory {
+    func isLocalDomain(_ domain: String) async throws(DirectoryError) -> Bool { throw .temporary("database is down") }
+    func listDomains() async throws(DirectoryError) -> [String] { throw .temporary("database is down") }
+    func account(login: String) async throws(DirectoryError) -> Account? { throw .temporary("database is down") }
+    func account(id: UserID) async throws(DirectoryError) -> Account? { throw .temporary("database is down") }
+    func resolve(recipient address: String) async throws(DirectoryError) -> RecipientResolution { throw .temporary("database is down") }
+    func mayUseSender(_ sender: String, account: Account) async throws(DirectoryError) -> Bool { throw .temporary("database is down") }
 }

@@ -52,8 +52,8 @@ struct POP3SessionTests {
         var plain = session()
         let before = try #require(lines(plain.handle(.capa)))
         #expect(before.0.isOK)
-        #expect(before.1 == ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "SASL SCRAM-SHA-256", "STLS",
-                             "IMPLEMENTATION Swallow"])
+        // tls_auth_only: no login method before STLS at all.
+        #expect(before.1 == ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "STLS", "IMPLEMENTATION Swallow"])
         var secure = session(tls: true)
         #expect(try #require(lines(secure.handle(.capa))).1 == ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
                                                                  "USER", "SASL PLAIN LOGIN SCRAM-SHA-256", "IMPLEMENTATION Swallow"])
@@ -74,10 +74,8 @@ struct POP3SessionTests {
         #expect(text(s.handle(.pass("secret"))).hasPrefix("-ERR [AUTH] Plaintext"))
         #expect(text(s.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFsaWNlAHB3"))).hasPrefix("-ERR [AUTH] Plaintext"))
         #expect(text(s.handle(.auth(mechanism: "LOGIN", initialResponse: nil))).hasPrefix("-ERR [AUTH] Plaintext"))
-        guard case .sasl(.challenge) = s.handle(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)) else {
-            Issue.record("SCRAM must work before TLS: it never sends the password")
-            return
-        }
+        // tls_auth_only (the default): not even SCRAM before STLS.
+        #expect(text(s.handle(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil))).hasPrefix("-ERR [AUTH]"))
         var noTLS = session(tlsAvailable: false)
         #expect(text(noTLS.handle(.user("a"))) == "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections")
     }
@@ -88,8 +86,7 @@ struct POP3SessionTests {
         #expect(reply(s.handle(.user("alice@example.test")))?.isOK == true)
         guard case .checkPassword(let login, let password) = s.handle(.pass("pw")) else { Issue.record("no check"); return }
         #expect(login == "alice@example.test" && password == "pw")
-        guard case .authenticationFailed = s.passwordChecked(.rejected) else { Issue.record("no throttle"); return }
-        #expect(text(s.authenticationFailureReply()) == "-ERR [AUTH] Authentication failed")
+        #expect(text(s.passwordChecked(.rejected)) == "-ERR [AUTH] Authentication failed")
         #expect(text(s.handle(.pass("pw"))) == "-ERR Send USER first", "a failed PASS needs a new USER")
         _ = s.handle(.user("alice@example.test"))
         _ = s.handle(.pass("pw"))
@@ -117,21 +114,17 @@ struct POP3SessionTests {
         #expect(list.0.isOK && list.1 == ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
         #expect(text(s.handle(.auth(mechanism: "CRAM-MD5", initialResponse: nil))) == "-ERR Unsupported authentication mechanism")
         #expect(text(s.handle(.auth(mechanism: "PLAIN", initialResponse: "AAA*"))).hasPrefix("-ERR Invalid base64"))
-        // RFC 5034 §4: "=" is an empty initial response: PLAIN then asks with an empty challenge.
-        guard case .sasl(.challenge(let empty)) = s.handle(.auth(mechanism: "PLAIN", initialResponse: "=")) else {
-            Issue.record("no challenge")
+        // RFC 5034 §4: "=" is an empty initial response.
+        guard case .authenticate(.plain, let empty) = s.handle(.auth(mechanism: "PLAIN", initialResponse: "=")), empty == [] else {
+            Issue.record("no empty initial response")
             return
         }
-        #expect(empty.isEmpty)
-        s.authenticationEnded()
-        guard case .sasl(.verifyPassword(let authcid, _, let password)) =
-                s.handle(.auth(mechanism: "plain", initialResponse: "AGFsaWNlQGV4YW1wbGUudGVzdABwdw==")) else {
+        guard case .authenticate(.plain, let initial) = s.handle(.auth(mechanism: "plain", initialResponse: "AGFsaWNlQGV4YW1wbGUudGVzdABwdw==")),
+              initial == Array("\u{0}alice@example.test\u{0}pw".utf8) else {
             Issue.record("PLAIN with initial response")
             return
         }
-        #expect(authcid == "alice@example.test" && password == "pw")
         guard case .openMaildrop = s.authenticated(as: Self.alice) else { Issue.record("no open"); return }
-        #expect(s.sasl == nil)
     }
 
     @Test func commandsOutOfState() {

@@ -8,10 +8,12 @@ import Testing
 struct SMTPSessionTests {
     static let alice = Account(id: UserID(1), address: "alice@example.test", passwordHash: "$y$x", scram: nil, quotaBytes: 0)
 
-    func session(_ role: SMTPRole, trusted: Bool = false, tls: Bool = false, plaintext: Bool = false) -> SMTPSession {
+    func session(_ role: SMTPRole, trusted: Bool = false, tls: Bool = false, plaintext: Bool = false,
+                 tlsAuthOnly: Bool = true) -> SMTPSession {
         var config = SMTPServerConfiguration(role: role, hostname: "mx.example.test")
         config.isTrustedClient = { _ in trusted }
         config.allowPlaintextWithoutTLS = plaintext
+        config.tlsAuthOnly = tlsAuthOnly
         return SMTPSession(configuration: config, clientIP: "192.0.2.1", tlsAvailable: true, tlsActive: tls)
     }
 
@@ -25,7 +27,7 @@ struct SMTPSessionTests {
         guard case .reply(let r) = s.handle(.ehlo("client.test")) else { Issue.record("no reply"); return }
         #expect(r.code == 250)
         #expect(Array(r.lines.dropFirst()) == ["PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
-                                               "CHUNKING", "BINARYMIME", "DSN", "STARTTLS", "AUTH SCRAM-SHA-256"])
+                                               "CHUNKING", "BINARYMIME", "DSN", "STARTTLS"])
         var secure = session(.submission, tls: true)
         let lines = reply(secure.handle(.ehlo("c")))?.lines ?? []
         #expect(lines.contains("AUTH PLAIN LOGIN SCRAM-SHA-256"))
@@ -43,22 +45,58 @@ struct SMTPSessionTests {
         #expect(reply(smtp.handle(.lhlo("c")))?.code == 500)
     }
 
-    @Test func plaintextMechanismsNeedTLS() {
+    @Test func noAuthenticationBeforeTLS() {
+        // Postfix's smtpd_tls_auth_only, on by default: not even SCRAM before STARTTLS, and
+        // EHLO offers no AUTH.
         var s = session(.submission)
-        _ = s.handle(.ehlo("c"))
-        #expect(reply(s.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFAYgBj")))?.code == 538)
-        #expect(reply(s.handle(.auth(mechanism: "LOGIN", initialResponse: nil)))?.code == 538)
+        let lines = reply(s.handle(.ehlo("c")))?.lines ?? []
+        #expect(!lines.contains { $0.hasPrefix("AUTH") })
+        #expect(reply(s.handle(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)))?.code == 530)
+        #expect(reply(s.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFAYgBj")))?.code == 530)
         #expect(reply(s.handle(.auth(mechanism: "CRAM-MD5", initialResponse: nil)))?.code == 504)
-        guard case .sasl(.challenge) = s.handle(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)) else {
-            Issue.record("SCRAM refused before TLS")
+        // tls_auth_only = false: SCRAM before TLS, PLAIN and LOGIN still not.
+        var scramOnly = session(.submission, tlsAuthOnly: false)
+        _ = scramOnly.handle(.ehlo("c"))
+        #expect(reply(scramOnly.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFAYgBj")))?.code == 538)
+        guard case .authenticate(.scramSHA256, nil) = scramOnly.handle(.auth(mechanism: "SCRAM-SHA-256", initialResponse: nil)) else {
+            Issue.record("SCRAM refused with tls_auth_only = false")
             return
         }
         var allowed = session(.submission, plaintext: true)
         _ = allowed.handle(.ehlo("c"))
-        guard case .sasl(.verifyPassword) = allowed.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFsaWNlQGV4YW1wbGUudGVzdABwdw==")) else {
+        guard case .authenticate(.plain, let initial) = allowed.handle(.auth(mechanism: "PLAIN", initialResponse: "AGFsaWNlQGV4YW1wbGUudGVzdABwdw==")),
+              initial == Array("\u{0}alice@example.test\u{0}pw".utf8) else {
             Issue.record("PLAIN with allow_plaintext_without_tls")
             return
         }
+    }
+
+    @Test func threeFailedLoginsCloseTheSession() {
+        var s = session(.submission, tls: true)
+        _ = s.handle(.ehlo("c"))
+        #expect(reply(s.authenticationFailed(maxFailures: 3))?.code == 535)
+        #expect(reply(s.authenticationFailed(maxFailures: 3))?.code == 535)
+        guard case .close(let r) = s.authenticationFailed(maxFailures: 3) else { Issue.record("not closed"); return }
+        #expect(r.code == 421)
+    }
+
+    @Test func authenticatedSenderIsCheckedOnEveryPort() {
+        var s = session(.mx, trusted: true, tls: true)
+        _ = s.handle(.ehlo("c"))
+        s.authenticated(as: Self.alice)
+        guard case .checkSender = s.handle(.mail(reversePath: "ceo@example.test", parameters: [])) else {
+            Issue.record("port 25 lets an authenticated user send as anyone")
+            return
+        }
+    }
+
+    @Test func ourOwnNameIsNeverTrustedForRelay() {
+        var s = session(.mx, trusted: true)
+        _ = s.handle(.ehlo("mx.example.test"))
+        #expect(!s.clientTrusted)
+        var t = session(.mx, trusted: true)
+        _ = t.handle(.ehlo("client.example.test"))
+        #expect(t.clientTrusted)
     }
 
     @Test func submissionRequiresAuthenticationAndOwnedSender() throws {
@@ -88,8 +126,16 @@ struct SMTPSessionTests {
     func relayPolicy(role: SMTPRole, trusted: Bool, authenticated: Bool, expected: Int) throws {
         var s = session(role, trusted: trusted, tls: true)
         _ = role == .lmtp ? s.handle(.lhlo("c")) : s.handle(.ehlo("c"))
-        if authenticated { s.authenticated(as: Self.alice) }
-        _ = s.handle(.mail(reversePath: "someone@elsewhere.test", parameters: []))
+        if authenticated {
+            s.authenticated(as: Self.alice)
+            guard case .checkSender(let sender, let params) = s.handle(.mail(reversePath: "alice@example.test", parameters: [])) else {
+                Issue.record("no sender check")
+                return
+            }
+            _ = s.senderChecked(sender, params, allowed: true)
+        } else {
+            _ = s.handle(.mail(reversePath: "someone@elsewhere.test", parameters: []))
+        }
         guard case .resolveRecipient(let address, let params) = s.handle(.rcpt(forwardPath: "x@remote.test", parameters: [])) else {
             Issue.record("no lookup")
             return

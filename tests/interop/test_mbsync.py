@@ -343,14 +343,15 @@ def big_message() -> bytes:
 # (a) server -> local
 
 
-@pytest.mark.parametrize("mode,mech,plaintext", [
-    ("starttls", "*", False),                 # mbsync picks SCRAM-SHA-256 after STARTTLS
-    ("imaps", "PLAIN", False),                # SASL PLAIN over implicit TLS
-    ("plain", "LOGIN", True),                 # IMAP LOGIN in the clear, allowed by the config
-    ("plain", "SCRAM-SHA-256", False),        # SCRAM needs no TLS: allowed even by default
+@pytest.mark.parametrize("mode,mech,plaintext,tls_auth_only", [
+    ("starttls", "*", False, True),                 # mbsync picks SCRAM-SHA-256 after STARTTLS
+    ("imaps", "PLAIN", False, True),                # SASL PLAIN over implicit TLS
+    ("plain", "LOGIN", True, True),                 # IMAP LOGIN in the clear, allowed by the config
+    ("plain", "SCRAM-SHA-256", False, False),       # SCRAM in the clear once tls_auth_only is off
 ], ids=["starttls-scram", "imaps-plain", "cleartext-login", "cleartext-scram"])
-def test_server_to_local_byte_exact(swallow_factory, make_mbsync, mode, mech, plaintext):
-    srv = swallow_factory(listeners=IMAP, allow_plaintext=plaintext)
+def test_server_to_local_byte_exact(swallow_factory, make_mbsync, mode, mech, plaintext, tls_auth_only):
+    srv = swallow_factory(listeners=IMAP, allow_plaintext=plaintext,
+                          settings={"auth": {"tls_auth_only": tls_auth_only}})
     submitted = {"utf8 Grüße aus Köln ✓": UTF8, "awkward lines": AWKWARD, "big attachment": big_message()}
     for raw in submitted.values():
         deliver(srv, raw)
@@ -620,8 +621,9 @@ def test_resync_is_idempotent(swallow_factory, make_mbsync):
 
 
 def test_cleartext_login_refused_by_default(swallow_factory, make_mbsync):
-    """Without allow_plaintext_without_tls the greeting says LOGINDISABLED and offers only
-    SCRAM: mbsync restricted to LOGIN/PLAIN has no way in, and nothing is synchronised."""
+    """Without allow_plaintext_without_tls the greeting says LOGINDISABLED and offers no
+    mechanism before STARTTLS: mbsync restricted to LOGIN/PLAIN has no way in, and nothing is
+    synchronised."""
     srv = swallow_factory(listeners=IMAP)
     deliver(srv, simple("must stay on the server"))
     srv.wait_inbox_raw(ALICE, 1)

@@ -118,7 +118,8 @@ def test_stls_then_user_pass(pop3_server):
         assert p.getwelcome().startswith(b"+OK")
         caps = p.capa()
         assert "STLS" in caps and "USER" not in caps, caps
-        assert caps.get("SASL") == ["SCRAM-SHA-256"], caps
+        # tls_auth_only (the default): no login method at all before STLS.
+        assert "SASL" not in caps, caps
         assert "UIDL" in caps and "TOP" in caps and "RESP-CODES" in caps and "PIPELINING" in caps
         p.stls(context=tls_client_context())
         caps = p.capa()
@@ -184,13 +185,14 @@ def test_wrong_password_gets_auth_code(pop3_server):
     p = connect(pop3_server, login=False)
     try:
         p.user(ALICE)
-        started = time.monotonic()
         with pytest.raises(poplib.error_proto) as e:
             p.pass_("not the password")
         assert e.value.args[0] == b"-ERR [AUTH] Authentication failed"
-        assert time.monotonic() - started >= 0.2, "failures are throttled (AuthThrottle, 250 ms first)"
+        # The penalty is served before the next attempt's password is hashed (250 ms first).
         p.user(BOB)
+        started = time.monotonic()
         assert p.pass_(BOB_PASSWORD).startswith(b"+OK"), "a good login after a bad one works"
+        assert time.monotonic() - started >= 0.2, "the next attempt waits the throttle's delay"
     finally:
         p.quit()
 
@@ -226,17 +228,31 @@ def test_auth_plain_with_and_without_initial_response(pop3_server):
         p.quit()
 
 
-def test_auth_scram_sha_256_without_tls(pop3_server):
-    """SCRAM never sends the password, so it is offered (and works) before STLS."""
-    import_messages(pop3_server, [message("scram")])
+def test_no_login_of_any_kind_before_stls(pop3_server):
+    """Postfix's smtpd_tls_auth_only, on by default: not even SCRAM before STLS (the audit
+    found SCRAM accepted in the clear on 110)."""
     p = connect(pop3_server, tls=False, login=False)
+    try:
+        assert "SASL" not in p.capa()
+        with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
+            p._shortcmd("AUTH SCRAM-SHA-256")
+    finally:
+        p.quit()
+
+
+def test_auth_scram_sha_256_without_tls_when_allowed(swallow_factory):
+    """With `auth.tls_auth_only = false`, SCRAM (which never sends the password) works before
+    STLS; PLAIN and USER still do not."""
+    srv = swallow_factory(listeners=("pop3", "pop3s"), settings={"auth": {"tls_auth_only": False}})
+    import_messages(srv, [message("scram")])
+    p = connect(srv, tls=False, login=False)
     try:
         assert p.capa().get("SASL") == ["SCRAM-SHA-256"]
         assert scram_sha256(p, ALICE, ALICE_PASSWORD).startswith(b"+OK")
         assert p.stat()[0] == 1
     finally:
         p.quit()
-    p = connect(pop3_server, tls=False, login=False)
+    p = connect(srv, tls=False, login=False)
     try:
         with pytest.raises((poplib.error_proto, AssertionError)):
             scram_sha256(p, ALICE, "wrong password")

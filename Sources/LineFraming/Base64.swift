@@ -1,12 +1,12 @@
-/// Base64 (RFC 4648 §4) as used by AUTHENTICATE (RFC 9051 §6.2.2): padding required, no line
-/// breaks, no whitespace.
+/// Base64 (RFC 4648 §4) as SASL exchanges carry it (RFC 4954 §4, RFC 5034 §4, RFC 9051
+/// §6.2.2): strict, padding required, no line breaks, no whitespace.
 ///
 /// ```
 /// base64          = *(4base64-char) [base64-terminal]
 /// base64-char     = ALPHA / DIGIT / "+" / "/"
 /// base64-terminal = (2base64-char "==") / (3base64-char "=")
 /// ```
-public enum IMAPBase64 {
+public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private static let decodeTable: [UInt8] = {
@@ -14,6 +14,14 @@ public enum IMAPBase64 {
         for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
         return t
     }()
+
+    /// The encoded text as a `String` (base64 is ASCII).
+    public static func encodedString<C: Collection<UInt8>>(_ data: C) -> String {
+        String(decoding: encode(data), as: UTF8.self)
+    }
+
+    /// Decodes strict base64 text; `nil` when it is not valid.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? { decode(Array(text.utf8)) }
 
     public static func encode<C: Collection<UInt8>>(_ data: C) -> [UInt8] {
         var out: [UInt8] = []
@@ -24,8 +32,8 @@ public enum IMAPBase64 {
             let n = UInt32(a) << 16 | UInt32(b ?? 0) << 8 | UInt32(c ?? 0)
             out.append(alphabet[Int(n >> 18 & 63)])
             out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(b == nil ? ASCII.equals : alphabet[Int(n >> 6 & 63)])
-            out.append(c == nil ? ASCII.equals : alphabet[Int(n & 63)])
+            out.append(b == nil ? ASCIIByte.equals : alphabet[Int(n >> 6 & 63)])
+            out.append(c == nil ? ASCIIByte.equals : alphabet[Int(n & 63)])
         }
         return out
     }
@@ -44,7 +52,7 @@ public enum IMAPBase64 {
             var pad = 0
             for k in 0..<4 {
                 let c = bytes[i + k]
-                if c == ASCII.equals {
+                if c == ASCIIByte.equals {
                     // Padding only at the end, only in the last two positions, and contiguous.
                     guard last, k >= 2 else { return nil }
                     pad += 1

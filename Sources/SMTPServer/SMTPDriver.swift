@@ -1,0 +1,305 @@
+import Foundation
+import LineFraming
+import Logging
+import MailAuth
+import MailCore
+import MailQueue
+import MailStore
+import NIOCore
+import ServerSupport
+import SMTPProtocol
+
+/// SMTP and LMTP on the connection core: frames bytes into commands, DATA and BDAT chunks,
+/// performs what `SMTPSession` decides, and runs lookups and commits off the event loop.
+///
+/// Pipelining (RFC 2920): commands are handled strictly in order; replies are written as they
+/// are decided and flushed whenever no further complete command is buffered or work must wait.
+final class SMTPDriver: ConnectionDriver {
+    private enum Mode {
+        case commands
+        /// A SASL exchange waits for the client's response line (RFC 4954 §4).
+        case authResponse(SASLExchange)
+        case data(DataDecoder)
+        case chunk(BDATChunkReader, last: Bool, rejection: SMTPReply?)
+    }
+
+    private var session: SMTPSession
+    private let services: SMTPServices
+    private var parser: SMTPCommandParser
+    private var mode = Mode.commands
+    private var message: [UInt8] = []
+
+    init(session: SMTPSession, services: SMTPServices) {
+        self.session = session
+        self.services = services
+        self.parser = SMTPCommandParser(configuration: session.configuration.parserConfiguration)
+    }
+
+    // MARK: ConnectionDriver
+
+    func start(_ connection: Connection<SMTPDriver>) {
+        connection.write(session.greeting.encoded)
+    }
+
+    var atCommandBoundary: Bool {
+        if case .commands = mode { return !parser.isDiscardingOverlongLine }
+        return false
+    }
+
+    func farewell(_ reason: ConnectionCloseReason) -> [UInt8]? {
+        let hostname = session.configuration.hostname
+        switch reason {
+        case .tooManyFromClient: return SMTPReply.tooManyConnections(hostname: hostname).encoded
+        case .tooManyInTotal: return SMTPReply.serverBusy(hostname: hostname).encoded
+        case .idleTimeout, .loginTimeout: return SMTPReply.timeout(hostname: hostname).encoded
+        case .shuttingDown: return SMTPReply.serviceNotAvailable(hostname: hostname).encoded
+        case .outputStalled: return nil
+        }
+    }
+
+    func stopped() {}
+
+    func receive(_ input: inout ByteBuffer, _ connection: Connection<SMTPDriver>) -> InputProgress {
+        switch mode {
+        case .commands:
+            let isBDAT = input.readableBytesView.prefix(5).map { $0 & 0xDF } == Array("BDAT ".utf8).map { $0 & 0xDF }
+            let (result, consumed) = input.withUnsafeReadableBytes { parser.parse($0) }
+            input.moveReaderIndex(forwardBy: consumed)
+            switch result {
+            case .needMoreBytes: return .needMoreBytes
+            case .error(let reply) where isBDAT:
+                // A malformed BDAT leaves us not knowing how many octets of chunk follow;
+                // reading them as commands would execute message text (RFC 3030 §2).
+                connection.close(reply.encoded)
+            case .error(let reply): perform(session.error(reply), connection, input: input)
+            case .command(let command):
+                connection.logger.trace("command", metadata: ["verb": "\(command.verb)"])
+                perform(session.handle(command), connection, input: input)
+            }
+        case .authResponse(var exchange):
+            let (result, consumed) = input.withUnsafeReadableBytes { parser.parseAuthResponse($0) }
+            input.moveReaderIndex(forwardBy: consumed)
+            switch result {
+            case .needMoreBytes: return .needMoreBytes
+            case .cancel:
+                mode = .commands
+                finishAuthentication(exchange.cancel(), connection)
+            case .error(let reply):
+                mode = .commands
+                perform(session.error(reply), connection, input: input)
+            case .response(let bytes):
+                mode = .commands
+                runSASL(exchange, .respond(bytes), connection)
+            }
+        case .data(var decoder):
+            let result = input.withUnsafeReadableBytes { decoder.decode($0, into: &message) }
+            switch result {
+            case .needMoreBytes:
+                input.moveReaderIndex(to: input.writerIndex)
+                mode = .data(decoder)
+                return .needMoreBytes
+            case .complete(let consumed):
+                input.moveReaderIndex(forwardBy: consumed)
+                mode = .commands
+                let bytes = message
+                message = []
+                finishMessage(bytes, connection)
+            case .rejected(let why, let consumed):
+                input.moveReaderIndex(forwardBy: consumed)
+                mode = .commands
+                message = []
+                connection.logger.warning("message rejected: bare line ending in DATA (possible SMTP smuggling)",
+                                          metadata: ["queue_id": "\(session.transaction?.queueID.rawValue ?? "-")"])
+                _ = session.endTransaction()
+                connection.write(why.reply.encoded)
+            case .tooLarge(let consumed):
+                input.moveReaderIndex(forwardBy: consumed)
+                mode = .commands
+                message = []
+                _ = session.endTransaction()
+                connection.write(SMTPReply.messageTooBig.encoded)
+            }
+        case .chunk(var reader, let last, let rejection):
+            let take = input.withUnsafeReadableBytes { reader.read($0) }
+            if rejection == nil, let bytes = input.getSlice(at: input.readerIndex, length: take) {
+                session.appendChunk(ArraySlice(bytes.readableBytesView))
+            }
+            input.moveReaderIndex(forwardBy: take)
+            mode = .chunk(reader, last: last, rejection: rejection)
+            if reader.isComplete {
+                mode = .commands
+                chunkComplete(last: last, rejection: rejection, connection)
+            }
+        }
+        return .handled
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: SMTPSession.Action, _ connection: Connection<SMTPDriver>, input: ByteBuffer) {
+        switch action {
+        case .reply(let reply):
+            connection.write(reply.encoded)
+        case .close(let reply):
+            connection.close(reply.encoded)
+        case .startTLS:
+            if connection.startTLS(ready: SMTPReply.readyToStartTLS.encoded,
+                                   refusal: SMTPReply.pipelinedAfterSTARTTLS.encoded, input: input) {
+                session.tlsStarted()
+                parser = SMTPCommandParser(configuration: session.configuration.parserConfiguration)
+            }
+        case .readData:
+            message = []
+            message.reserveCapacity(64 * 1024)
+            mode = .data(DataDecoder(maxMessageSize: session.configuration.maxMessageSize))
+            connection.write(SMTPReply.startMailInput.encoded)
+        case .readChunk(let size, let last, let rejection):
+            mode = .chunk(BDATChunkReader(chunkSize: size), last: last, rejection: rejection)
+            if size == 0 {
+                mode = .commands
+                chunkComplete(last: last, rejection: rejection, connection)
+            }
+        case .checkSender(let sender, let parameters):
+            guard let account = session.account else { return perform(.reply(.authenticationRequired), connection, input: input) }
+            let directory = services.directory
+            let address = sender?.description
+            connection.run({ () -> Bool in
+                guard let address else { return false }  // no null sender from an authenticated user
+                return (try? await directory.mayUseSender(address, account: account)) ?? false
+            }, then: { driver, connection, allowed in
+                driver.perform(driver.session.senderChecked(sender, parameters, allowed: allowed), connection, input: ByteBuffer())
+            })
+        case .resolveRecipient(let given, let parameters):
+            let directory = services.directory
+            let store = services.store
+            connection.run({ () -> (EmailAddress, SMTPSession.Resolution) in
+                await Self.resolve(given, directory: directory, store: store)
+            }, then: { driver, connection, result in
+                let (address, resolution) = result
+                if case .failed(let why) = resolution {
+                    connection.logger.error("recipient lookup failed", metadata: ["rcpt": "\(address)", "error": "\(why)"])
+                }
+                driver.perform(driver.session.recipientResolved(address, parameters, resolution), connection, input: ByteBuffer())
+            })
+        case .authenticate(let mechanism, let initialResponse):
+            let exchange = SASLExchange(mechanism: mechanism, authenticator: services.authenticator, client: session.clientIP)
+            runSASL(exchange, .start(initialResponse), connection)
+        }
+    }
+
+    /// Where a recipient goes; bare `<Postmaster>` (RFC 5321 §4.5.1) is the postmaster of the
+    /// first local domain that has one.
+    static func resolve(_ given: EmailAddress, directory: any UserDirectory, store: any MailStore) async -> (EmailAddress, SMTPSession.Resolution) {
+        do {
+            var address = given
+            var resolution = try await directory.resolve(recipient: address.description)
+            if given.domain.isEmpty {
+                resolution = .unknownUser
+                for domain in try await directory.listDomains() {
+                    let candidate = EmailAddress(localPart: given.localPart, domain: domain)
+                    let r = try await directory.resolve(recipient: candidate.description)
+                    if case .deliver = r {
+                        address = candidate
+                        resolution = r
+                        break
+                    }
+                }
+            }
+            switch resolution {
+            case .notLocal: return (address, .remote)
+            case .unknownUser: return (address, .unknown)
+            case .deliver(let accounts, let forward):
+                for account in accounts where account.quotaBytes > 0 {
+                    let usage = try await store.quotaUsage(account.id)
+                    if usage.bytes >= usage.limitBytes { return (address, .overQuota(address.description)) }
+                }
+                return (address, .local(accounts: accounts, forward: forward))
+            }
+        } catch {
+            return (given, .failed("\(error)"))
+        }
+    }
+
+    private func chunkComplete(last: Bool, rejection: SMTPReply?, _ connection: Connection<SMTPDriver>) {
+        if let rejection {
+            return perform(session.error(rejection), connection, input: ByteBuffer())
+        }
+        if !last {
+            return connection.write(SMTPReply.chunkReceived(totalOctets: session.transaction?.chunkedSize ?? 0).encoded)
+        }
+        if session.chunkedSizeExceeded {
+            _ = session.endTransaction()
+            return connection.write(SMTPReply.messageTooBig.encoded)
+        }
+        finishMessage(session.transaction?.chunks ?? [], connection)
+    }
+
+    // MARK: SASL (RFC 4954)
+
+    /// Runs one step of the exchange off the event loop; the exchange is a value that travels
+    /// with the work and comes back with its new state.
+    private func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<SMTPDriver>) {
+        connection.run({ () -> (SASLExchange.Step, SASLExchange) in
+            var exchange = exchange
+            let step = await exchange.step(input)
+            return (step, exchange)
+        }, then: { driver, connection, result in
+            let (step, exchange) = result
+            if case .challenge(let bytes) = step {
+                driver.mode = .authResponse(exchange)
+                connection.write(SMTPReply.authChallenge(Base64.encodedString(bytes)).encoded)
+            } else {
+                driver.finishAuthentication(step, connection)
+            }
+        })
+    }
+
+    private func finishAuthentication(_ step: SASLExchange.Step, _ connection: Connection<SMTPDriver>) {
+        switch step {
+        case .challenge:
+            break
+        case .authenticated(let account):
+            session.authenticated(as: account)
+            connection.loggedIn()
+            connection.logger[metadataKey: "user"] = "\(account.address)"
+            connection.logger.info("authenticated")
+            connection.write(SMTPReply.authenticationSucceeded.encoded)
+        case .rejected:
+            connection.logger.notice("authentication failed")
+            let maxFailures = services.authenticator.configuration.maxFailuresPerConnection
+            perform(session.authenticationFailed(maxFailures: maxFailures), connection, input: ByteBuffer())
+        case .aborted:
+            connection.write(SMTPReply.authenticationCancelled.encoded)
+        case .malformed(let why):
+            connection.logger.notice("malformed SASL message", metadata: ["reason": "\(why)"])
+            perform(session.error(.malformedAuthentication), connection, input: ByteBuffer())
+        case .unavailable(let why):
+            connection.logger.error("authentication unavailable", metadata: ["reason": "\(why)"])
+            connection.write(SMTPReply.temporaryAuthenticationFailure.encoded)
+        }
+    }
+
+    // MARK: Storing a message
+
+    private func finishMessage(_ bytes: [UInt8], _ connection: Connection<SMTPDriver>) {
+        guard let transaction = session.endTransaction() else { return connection.write(SMTPReply.badSequence.encoded) }
+        let services = self.services
+        let session = self.session
+        let received = ReceivedHeader.make(
+            helo: session.heloName ?? "unknown", clientIP: session.clientIP, hostname: session.configuration.hostname,
+            protocolName: ReceivedHeader.protocolName(lmtp: session.role.isLMTP, esmtp: session.esmtp, tls: session.tlsActive,
+                                                      authenticated: session.account != nil, utf8: transaction.parameters.smtpUTF8),
+            queueID: transaction.queueID.rawValue,
+            recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil)
+        var logger = connection.logger
+        logger[metadataKey: "queue_id"] = "\(transaction.queueID)"
+        let messageLogger = logger
+        let lmtp = session.role.isLMTP
+        connection.run({ () -> [SMTPReply] in
+            await MessageAcceptance.accept(received + bytes, transaction: transaction, services: services, lmtp: lmtp,
+                                           logger: messageLogger)
+        }, then: { _, connection, replies in
+            for reply in replies { connection.write(reply.encoded) }
+        })
+    }
+}

@@ -1,0 +1,46 @@
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// The connections of one listener, so that a graceful shutdown can reach them, and what they
+/// share (the TLS context).
+///
+/// Shutdown (DESIGN.md §5 item 7): the listener stops accepting, every connection is told, and
+/// each closes with its protocol's farewell as soon as it is between commands; a command in
+/// progress (a message being committed, a FETCH being written) finishes first. After the grace
+/// period whatever is still open is closed.
+public final class ConnectionRegistry: Sendable {
+    /// Sent through each connection's pipeline when the server shuts down.
+    struct ShutdownEvent: Sendable {}
+
+    public let tls: NIOSSLContext?
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    public init(tls: NIOSSLContext?) {
+        self.tls = tls
+    }
+
+    public var count: Int { channels.withLock { $0.count } }
+
+    func add(_ channel: any Channel) {
+        channels.withLock { $0[ObjectIdentifier(channel)] = channel }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Asks every connection to finish, waits up to `grace` for them, then closes the rest.
+    public func shutdown(grace: Duration) async {
+        for channel in channels.withLock({ Array($0.values) }) {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ShutdownEvent()) }
+        }
+        let deadline = ContinuousClock.now + grace
+        while count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for channel in channels.withLock({ Array($0.values) }) {
+            try? await channel.close()
+        }
+    }
+}

@@ -148,28 +148,42 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // What test targets share: the seeded generator, chunked feeding, a SCRAM client.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "MailAuth", "LineFraming",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strict),
         // The shared conformance suite every MailStore backend must pass (SQLite now, PostgreSQL later).
         .target(
             name: "MailStoreConformance",
             dependencies: ["MailStore", "MailAuth", "MailCore"],
             path: "Tests/MailStoreConformance",
             swiftSettings: strict),
-        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"], swiftSettings: strict),
-        .testTarget(name: "MailAuthTests", dependencies: ["MailAuth"], swiftSettings: strict),
-        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"], swiftSettings: strict),
+        .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
+        .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore"], swiftSettings: strict),
         .testTarget(
             name: "MailDNSTests",
             dependencies: [
+                "TestSupport",
                 "MailDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol"], swiftSettings: strict),
+        .testTarget(name: "POP3ProtocolTests", dependencies: ["TestSupport", "POP3Protocol"], swiftSettings: strict),
         .testTarget(
             name: "POP3ServerTests",
             dependencies: [
+                "TestSupport",
                 "POP3Server", "POP3Protocol", "MailAuth", "MailStore", "MailCore", "MailStoreSQLite", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -177,12 +191,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", "LineFraming"], swiftSettings: strict),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["TestSupport", "IMAPProtocol", "LineFraming"], swiftSettings: strict),
         .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
         .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
         .testTarget(
             name: "IMAPServerTests",
             dependencies: [
+                "TestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 "IMAPServer", "IMAPProtocol", "MailStore", "MailStoreSQLite", "MailAuth", "MailCore", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,7 +209,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
-            dependencies: ["SMTPServer", "SMTPProtocol", "MailAuth", "MailCore"],
+            dependencies: [
+                "TestSupport", "LineFraming", "SMTPServer", "SMTPProtocol", "MailAuth", "MailCore", "MailStore", "MailStoreSQLite",
+                "MailQueue", "Delivery", "ServerSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "MailStoreSQLiteTests",

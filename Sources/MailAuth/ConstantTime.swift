@@ -5,7 +5,7 @@
 /// Lengths are not secret here (every hash and key we compare has a fixed, public length), so
 /// unequal lengths return `false` at once.
 @inline(never)
-func constantTimeEquals<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
+package func constantTimeEquals<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
     guard a.count == b.count else { return false }
     var difference: UInt8 = 0
     for (x, y) in zip(a, b) {

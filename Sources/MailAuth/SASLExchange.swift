@@ -57,6 +57,14 @@ public struct SASLExchange: Sendable {
         }
     }
 
+    /// One step on a copy, returned with its new state: for protocol drivers that run the
+    /// step off their event loop and keep the exchange between lines.
+    public static func advance(_ exchange: SASLExchange, _ input: Input) async -> (Step, SASLExchange) {
+        var exchange = exchange
+        let step = await exchange.step(input)
+        return (step, exchange)
+    }
+
     /// The client sent `*`.
     public mutating func cancel() -> Step {
         _ = server.abort()

@@ -20,7 +20,7 @@ public struct SCRAMCredentials: Sendable, Hashable, Codable {
     public static let rfcMinimumIterations = 4096
     /// Below this nobody should store credentials; `init?(storageString:)` refuses it.
     public static let minimumIterations = 1
-    /// An upper bound so that damaged data, or a hostile server talking to `SCRAMClient`,
+    /// An upper bound so that damaged data (or a hostile server talking to a client)
     /// cannot make us run PBKDF2 for minutes.
     public static let maximumIterations = 10_000_000
     /// Bytes of fresh salt `derive` generates (RFC 5802 §9 recommends a per-user random salt;
@@ -102,7 +102,7 @@ public struct SCRAMCredentials: Sendable, Hashable, Codable {
     /// than making derivation fail: client and server in this module make the same choice, so
     /// such passwords still work between them, and `SASLprep.prepare` lets a password-setting
     /// tool refuse them up front.
-    static func saltedPassword(_ password: String, salt: [UInt8], iterations: Int) -> [UInt8] {
+    package static func saltedPassword(_ password: String, salt: [UInt8], iterations: Int) -> [UInt8] {
         let normalized = SASLprep.prepare(password) ?? password
         do {
             // RFC 7677 mandates 4096 iterations as the interoperable default, below the checked
@@ -120,7 +120,7 @@ public struct SCRAMCredentials: Sendable, Hashable, Codable {
 }
 
 /// HMAC-SHA-256 as a byte array.
-func hmac<K: Collection<UInt8>, M: Sequence<UInt8>>(key: K, _ message: M) -> [UInt8] {
+package func hmac<K: Collection<UInt8>, M: Sequence<UInt8>>(key: K, _ message: M) -> [UInt8] {
     var mac = HMAC<SHA256>(key: SymmetricKey(data: Array(key)))
     mac.update(data: Array(message))
     return Array(mac.finalize())
@@ -128,7 +128,7 @@ func hmac<K: Collection<UInt8>, M: Sequence<UInt8>>(key: K, _ message: M) -> [UI
 
 /// Cryptographically secure random bytes (SystemRandomNumberGenerator reads getrandom(2) on
 /// Linux and arc4random on Darwin).
-func randomBytes(_ count: Int) -> [UInt8] {
+package func randomBytes(_ count: Int) -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
     return (0..<count).map { _ in generator.next() }
 }

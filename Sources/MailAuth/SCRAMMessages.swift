@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
 
-/// Grammar of SCRAM messages (RFC 5802 §7), shared by the server machine and `SCRAMClient`.
+/// Grammar of SCRAM messages (RFC 5802 §7), shared by the server machine and the tests'
+/// `SCRAMClient` (package access, so that client stays out of the library).
 /// Messages are handled as bytes: every attribute is ASCII apart from `saslname` values, which
 /// are validated as UTF-8 on their own.
-enum SCRAM {
+package enum SCRAM {
     static let comma = UInt8(ascii: ",")
     static let equals = UInt8(ascii: "=")
 
@@ -30,20 +31,13 @@ enum SCRAM {
         var proof: [UInt8]
     }
 
-    /// The server's first message, parsed (client side).
-    struct ServerFirst: Sendable {
-        var nonce: [UInt8]
-        var salt: [UInt8]
-        var iterations: Int
-    }
-
     /// printable = %x21-2B / %x2D-7E ;; Printable ASCII except ","
-    static func isPrintable(_ byte: UInt8) -> Bool {
+    package static func isPrintable(_ byte: UInt8) -> Bool {
         (0x21...0x7E).contains(byte) && byte != comma
     }
 
     /// Validates a nonce value: `1*printable`, bounded.
-    static func isValidNonce<C: Collection<UInt8>>(_ nonce: C, limit: Int) -> Bool {
+    package static func isValidNonce<C: Collection<UInt8>>(_ nonce: C, limit: Int) -> Bool {
         !nonce.isEmpty && nonce.count <= limit && nonce.allSatisfy(isPrintable)
     }
 
@@ -80,7 +74,7 @@ enum SCRAM {
     }
 
     /// The inverse of `decodeSASLName` (RFC 5802 §5.1).
-    static func encodeSASLName(_ name: String) -> String {
+    package static func encodeSASLName(_ name: String) -> String {
         var out = ""
         for character in name.unicodeScalars {
             switch character {
@@ -93,7 +87,7 @@ enum SCRAM {
     }
 
     /// The value of `field` if it is `letter=value`.
-    static func value(of field: ArraySlice<UInt8>, _ letter: Character) -> ArraySlice<UInt8>? {
+    package static func value(of field: ArraySlice<UInt8>, _ letter: Character) -> ArraySlice<UInt8>? {
         guard field.count >= 2, field[field.startIndex] == letter.asciiValue!,
             field[field.startIndex + 1] == equals
         else { return nil }
@@ -101,20 +95,20 @@ enum SCRAM {
     }
 
     /// attr-val = ALPHA "=" value ; optional extensions after the defined attributes.
-    static func isExtension(_ field: ArraySlice<UInt8>) -> Bool {
+    package static func isExtension(_ field: ArraySlice<UInt8>) -> Bool {
         guard field.count >= 3, let first = field.first else { return false }
         let isAlpha = (0x41...0x5A).contains(first) || (0x61...0x7A).contains(first)
         return isAlpha && field[field.startIndex + 1] == equals
     }
 
     /// Splits on "," keeping empty fields (an empty field is itself a syntax error).
-    static func fields(_ message: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    package static func fields(_ message: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
         message.split(separator: comma, omittingEmptySubsequences: false)
     }
 
     /// Checks the byte-level requirements common to every message: bounded size, no NUL
     /// (RFC 5802 §7 value-char and printable exclude it) and well-formed UTF-8.
-    static func checkMessage(_ message: [UInt8]) -> SASLFailure? {
+    package static func checkMessage(_ message: [UInt8]) -> SASLFailure? {
         if message.isEmpty { return .malformed("empty SCRAM message") }
         if message.count > SASLLimits.maxMessageBytes { return .malformed("SCRAM message too long") }
         if message.contains(0) { return .malformed("NUL in SCRAM message") }
@@ -212,46 +206,21 @@ enum SCRAM {
             ClientFinal(channelBinding: binding, nonce: Array(nonce), withoutProof: Array(withoutProof), proof: proof))
     }
 
-    /// server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]
-    /// salt            = "s=" base64
-    /// iteration-count = "i=" posit-number
-    static func parseServerFirst(_ message: [UInt8]) -> Result<ServerFirst, SCRAMClientError> {
-        if let failure = checkMessage(message) { return .failure(.malformedServerMessage(failure.description)) }
-        var parts = fields(message[...])[...]
-        if let first = parts.first, value(of: first, "m") != nil {
-            return .failure(.malformedServerMessage("unsupported mandatory extension"))
-        }
-        guard let nonceField = parts.popFirst(), let nonce = value(of: nonceField, "r"),
-            isValidNonce(nonce, limit: SASLLimits.maxMessageBytes)
-        else { return .failure(.malformedServerMessage("missing or bad r= nonce")) }
-        guard let saltField = parts.popFirst(), let rawSalt = value(of: saltField, "s"),
-            let salt = base64Decode(rawSalt), !salt.isEmpty, salt.count <= SCRAMCredentials.maximumSaltBytes
-        else { return .failure(.malformedServerMessage("missing or bad s= salt")) }
-        // posit-number = %x31-39 *DIGIT; more than 9 digits is out of range anyway.
-        guard let countField = parts.popFirst(), let rawCount = value(of: countField, "i"),
-            (1...9).contains(rawCount.count), rawCount.first != UInt8(ascii: "0"),
-            rawCount.allSatisfy({ (0x30...0x39).contains($0) }),
-            let iterations = Int(String(decoding: rawCount, as: UTF8.self))
-        else { return .failure(.malformedServerMessage("missing or bad i= iteration count")) }
-        guard parts.allSatisfy(isExtension) else { return .failure(.malformedServerMessage("bad attribute")) }
-        return .success(ServerFirst(nonce: Array(nonce), salt: salt, iterations: iterations))
-    }
-
     /// AuthMessage := client-first-message-bare + "," + server-first-message + "," +
     ///                client-final-message-without-proof            ; RFC 5802 §3
-    static func authMessage(clientFirstBare: [UInt8], serverFirst: [UInt8], clientFinalWithoutProof: [UInt8]) -> [UInt8] {
+    package static func authMessage(clientFirstBare: [UInt8], serverFirst: [UInt8], clientFinalWithoutProof: [UInt8]) -> [UInt8] {
         clientFirstBare + [comma] + serverFirst + [comma] + clientFinalWithoutProof
     }
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as SCRAM uses for salt, proof and signatures.
-func base64Encode(_ bytes: [UInt8]) -> String {
+package func base64Encode(_ bytes: [UInt8]) -> String {
     Data(bytes).base64EncodedString()
 }
 
 /// Strict base64 decoding: padding required, no whitespace, and only the canonical encoding
 /// (unused trailing bits zero), so that one value has exactly one accepted spelling.
-func base64Decode<C: Collection<UInt8>>(_ text: C) -> [UInt8]? {
+package func base64Decode<C: Collection<UInt8>>(_ text: C) -> [UInt8]? {
     guard !text.isEmpty, text.count % 4 == 0, let data = Data(base64Encoded: Data(text)) else { return nil }
     guard data.base64EncodedData().elementsEqual(text) else { return nil }
     return Array(data)

@@ -1,7 +1,7 @@
 import LineFraming
 
-/// A resumable, bounded parser of POP3 command lines (RFC 1939 §3, RFC 2449 §3) and of the
-/// SASL response lines that follow a `+` challenge (RFC 5034 §4).
+/// POP3 command lines (RFC 1939 §3, RFC 2449 §3) and the SASL response lines that follow a
+/// `+` challenge (RFC 5034 §4), framed by the shared `LineCommandParser`.
 ///
 /// Framing rules (DESIGN.md §4, bounded everything):
 /// - a line ends in CRLF. A line ending in a bare LF is accepted as well, as Dovecot and
@@ -9,56 +9,35 @@ import LineFraming
 ///   does not apply, and hand-typed sessions (`nc`) work. A CR anywhere but right before the
 ///   LF is an error (`-ERR` naming the bare CR);
 /// - a line longer than the configured limit (line end included) is consumed and discarded up
-///   to and including its LF, and answered with `-ERR Line too long`. While its LF has not
-///   arrived the parser keeps consuming and discarding, so it never asks the caller to buffer
-///   more than the limit.
-///
-/// Buffer contract: every `parse` call returns how many bytes it `consumed`; the caller drops
-/// exactly that many bytes from the front of its buffer, whatever the result. On
-/// `.needMoreBytes` with `consumed == 0` the input was left intact: call again once more bytes
-/// have been appended. One call returns at most one command, so pipelined commands (RFC 2449
-/// §6.6) come out one by one.
-///
-/// With SwiftNIO: `let (result, n) = buffer.withUnsafeReadableBytes { parser.parse($0) }`
-/// followed by `buffer.moveReaderIndex(forwardBy: n)`.
-public struct POP3CommandParser: Sendable {
-    /// Limits, with the defaults from `POP3Limits`.
-    public struct Configuration: Sendable, Hashable {
-        /// Longest command line including CRLF (default `POP3Limits.maxCommandLineLength`, 255).
-        public var maxCommandLineLength: Int
-        /// Longest `AUTH` line and SASL response line including CRLF
-        /// (default `POP3Limits.maxAuthLineLength`, 12288).
-        public var maxAuthLineLength: Int
+///   to and including its LF, and answered with `-ERR Line too long`.
+public typealias POP3CommandParser = LineCommandParser<POP3Grammar>
 
-        public init(maxCommandLineLength: Int = POP3Limits.maxCommandLineLength,
-                    maxAuthLineLength: Int = POP3Limits.maxAuthLineLength) {
-            precondition(maxCommandLineLength >= 16, "a POP3 command line needs room for TOP with two numbers")
-            precondition(maxAuthLineLength >= maxCommandLineLength)
-            self.maxCommandLineLength = maxCommandLineLength
-            self.maxAuthLineLength = maxAuthLineLength
+extension LineCommandParser where Grammar == POP3Grammar {
+    public typealias Errors = POP3Grammar.Errors
+}
+
+/// The words of POP3 commands.
+public enum POP3Grammar: LineGrammar {
+    public static let lineEnd = LineFramer.LineEnd.crlfOrLF
+    /// Room for TOP with two numbers.
+    public static let minimumCommandLineLength = 16
+    public static let defaultMaxCommandLineLength = POP3Limits.maxCommandLineLength
+    public static let defaultMaxAuthLineLength = POP3Limits.maxAuthLineLength
+    public static let invalidBase64 = Errors.invalidBase64
+
+    public static func reply(for error: LineFramer.LineError, saslResponse: Bool) -> POP3Response {
+        switch error {
+        // RFC 2449 §4.
+        case .tooLong: saslResponse ? Errors.authLineTooLong : Errors.lineTooLong
+        case .bareLineFeed, .bareCarriageReturn: Errors.bareCarriageReturn
         }
     }
 
-    /// The outcome of one `parse` call.
-    public enum ParseResult: Sendable, Hashable {
-        /// A complete, syntactically valid command.
-        case command(POP3Command)
-        /// A rejected line: send this `-ERR` and carry on with the next line.
-        case error(POP3Response)
-        /// No complete line yet.
-        case needMoreBytes
-    }
-
-    /// The outcome of one `parseAuthResponse` call (RFC 5034 §4).
-    public enum AuthResponse: Sendable, Hashable {
-        /// The client's response, base64-decoded (may be empty).
-        case response([UInt8])
-        /// The client sent `*`: the exchange is cancelled, answer `-ERR` (RFC 5034 §4).
-        case cancel
-        /// A rejected line: send this `-ERR`; the AUTH exchange has failed.
-        case error(POP3Response)
-        /// No complete line yet.
-        case needMoreBytes
+    public static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineParseResult<POP3Command, POP3Response> {
+        switch parseLineContent(p, range) {
+        case .success(let command): .command(command)
+        case .failure(let error): .error(error.response)
+        }
     }
 
     /// The `-ERR` texts the parser sends, so that tests and the session can name them.
@@ -77,113 +56,6 @@ public struct POP3CommandParser: Sendable {
         }
     }
 
-    public let configuration: Configuration
-
-    private var framer = LineFramer(lineEnd: .crlfOrLF)
-
-    public init(configuration: Configuration = Configuration()) {
-        self.configuration = configuration
-    }
-
-    /// True while the parser is discarding the rest of an overlong line.
-    public var isDiscardingOverlongLine: Bool { framer.isDiscardingOverlongLine }
-
-    // MARK: Commands
-
-    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
-    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
-        let p = bytes.assumingMemoryBound(to: UInt8.self)
-        let limit = p.hasUppercasedPrefix("AUTH ") ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
-        let (frame, consumed) = frameLine(p, limit: limit, tooLong: Errors.lineTooLong)
-        switch frame {
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .error(let response): return (.error(response), consumed)
-        case .line(let range):
-            switch Self.parseCommandLine(p, range) {
-            case .success(let command): return (.command(command), consumed)
-            case .failure(let error): return (.error(error.response), consumed)
-            }
-        }
-    }
-
-    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
-    public mutating func parse(_ bytes: ArraySlice<UInt8>) -> (result: ParseResult, consumed: Int) {
-        bytes.withUnsafeBytes { parse($0) }
-    }
-
-    /// Parses at most one command line and removes the consumed bytes from `buffer`.
-    public mutating func parse(_ buffer: inout [UInt8]) -> ParseResult {
-        let (result, consumed) = buffer.withUnsafeBytes { parse($0) }
-        buffer.removeFirst(consumed)
-        return result
-    }
-
-    /// Parses one complete command line given without its line end (no framing, no length
-    /// limit). For tests and for callers that frame lines themselves.
-    public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
-        let bytes = Array(line)
-        return bytes.withUnsafeBufferPointer { p in
-            if p.contains(ASCIIByte.lf) || p.contains(ASCIIByte.cr) { return .error(Errors.bareCarriageReturn) }
-            switch parseCommandLine(p, 0..<p.count) {
-            case .success(let command): return .command(command)
-            case .failure(let error): return .error(error.response)
-            }
-        }
-    }
-
-    // MARK: SASL responses
-
-    /// Parses the client's response line after a `+` challenge (RFC 5034 §4): base64 text, or
-    /// `*` to cancel. Same framing rules as commands, limit `maxAuthLineLength`.
-    /// Drop `consumed` bytes.
-    ///
-    ///     client-response = *(base64 / "*") CRLF    ; "*" alone cancels
-    public mutating func parseAuthResponse(_ bytes: UnsafeRawBufferPointer) -> (result: AuthResponse, consumed: Int) {
-        let p = bytes.assumingMemoryBound(to: UInt8.self)
-        let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: Errors.authLineTooLong)
-        switch frame {
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .error(let response): return (.error(response), consumed)
-        case .line(let range):
-            switch SASLResponseLine.parse(p, range) {
-            case .response(let bytes): return (.response(bytes), consumed)
-            case .cancel: return (.cancel, consumed)
-            case .invalidBase64: return (.error(Errors.invalidBase64), consumed)
-            }
-        }
-    }
-
-    /// Parses the client's response line after a `+` challenge. Drop `consumed` bytes.
-    public mutating func parseAuthResponse(_ bytes: ArraySlice<UInt8>) -> (result: AuthResponse, consumed: Int) {
-        bytes.withUnsafeBytes { parseAuthResponse($0) }
-    }
-
-    /// Parses the client's response line and removes the consumed bytes from `buffer`.
-    public mutating func parseAuthResponse(_ buffer: inout [UInt8]) -> AuthResponse {
-        let (result, consumed) = buffer.withUnsafeBytes { parseAuthResponse($0) }
-        buffer.removeFirst(consumed)
-        return result
-    }
-
-    // MARK: Framing
-
-    enum Frame {
-        case line(Range<Int>)  // the content, without the line end
-        case error(POP3Response)
-        case needMoreBytes
-    }
-
-    /// RFC 2449 §4: overlong lines are refused; a CR is only allowed before the LF.
-    private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: POP3Response) -> (Frame, Int) {
-        let (frame, consumed) = framer.frame(p, limit: limit)
-        switch frame {
-        case .line(let range): return (.line(range), consumed)
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .rejected(.tooLong): return (.error(tooLong), consumed)
-        case .rejected(.bareLineFeed), .rejected(.bareCarriageReturn): return (.error(Errors.bareCarriageReturn), consumed)
-        }
-    }
-
     // MARK: Grammar
 
     struct SyntaxError: Error {
@@ -193,7 +65,7 @@ public struct POP3CommandParser: Sendable {
 
     typealias LineResult = Swift.Result<POP3Command, SyntaxError>
 
-    static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
+    static func parseLineContent(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
         // keyword = 3*4VCHAR, case-insensitive (RFC 1939 §3).
         var i = range.lowerBound
         while i < range.upperBound, p[i] != ASCIIByte.sp, p[i] != ASCIIByte.ht { i += 1 }

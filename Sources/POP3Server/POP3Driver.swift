@@ -232,11 +232,7 @@ final class POP3Driver: ConnectionDriver {
     // MARK: SASL (RFC 5034)
 
     private func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<POP3Driver>) {
-        connection.run({ () -> (SASLExchange.Step, SASLExchange) in
-            var exchange = exchange
-            let step = await exchange.step(input)
-            return (step, exchange)
-        }, then: { driver, connection, result in
+        connection.run({ await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
             let (step, exchange) = result
             if case .challenge(let bytes) = step {
                 // RFC 5034 §4: "+" SP base64 challenge.

@@ -1,170 +1,37 @@
 import LineFraming
-/// A resumable, bounded parser of SMTP/LMTP command lines (RFC 5321 §4.1, RFC 2033 §4) and of
-/// the SASL response lines that follow a `334` challenge (RFC 4954 §4).
+
+/// SMTP/LMTP command lines (RFC 5321 §4.1, RFC 2033 §4) and the SASL response lines that
+/// follow a `334` challenge (RFC 4954 §4), framed by the shared `LineCommandParser`.
 ///
 /// Framing rules (DESIGN.md §4, SMTP smuggling and bounded everything):
 /// - a line ends in CRLF; a line ending in a bare LF, or holding a bare CR, is consumed and
 ///   answered with `500 5.5.2`;
 /// - a line longer than the configured limit (CRLF included) is consumed and discarded up to
-///   and including its LF, and answered with `500 5.5.6`. While its LF has not arrived the parser
-///   keeps consuming and discarding, so it never asks the caller to buffer more than the limit.
-///
-/// Buffer contract: every `parse` call returns how many bytes it `consumed`; the caller drops
-/// exactly that many bytes from the front of its buffer, whatever the result. On
-/// `.needMoreBytes` with `consumed == 0` the input was left intact: call again once more bytes
-/// have been appended. One call returns at most one command, so pipelined commands (RFC 2920)
-/// come out one by one.
-///
-/// With SwiftNIO: `let (result, n) = buffer.withUnsafeReadableBytes { parser.parse($0) }`
-/// followed by `buffer.moveReaderIndex(forwardBy: n)`.
-public struct SMTPCommandParser: Sendable {
-    /// Limits, with the defaults from `SMTPLimits`.
-    public struct Configuration: Sendable, Hashable {
-        /// Longest command line including CRLF (default `SMTPLimits.maxCommandLineLength`).
-        public var maxCommandLineLength: Int
-        /// Longest `AUTH` line and SASL response line including CRLF
-        /// (default `SMTPLimits.maxAuthLineLength`, RFC 4954 §4).
-        public var maxAuthLineLength: Int
+///   and including its LF, and answered with `500 5.5.6`.
+public typealias SMTPCommandParser = LineCommandParser<SMTPGrammar>
 
-        public init(maxCommandLineLength: Int = SMTPLimits.maxCommandLineLength,
-                    maxAuthLineLength: Int = SMTPLimits.maxAuthLineLength) {
-            precondition(maxCommandLineLength >= SMTPLimits.rfcMinimumCommandLineLength,
-                         "RFC 5321 §4.5.3.1.4 requires at least 512 octets")
-            precondition(maxAuthLineLength >= maxCommandLineLength)
-            self.maxCommandLineLength = maxCommandLineLength
-            self.maxAuthLineLength = maxAuthLineLength
+/// The words of SMTP and LMTP commands.
+public enum SMTPGrammar: LineGrammar {
+    public static let lineEnd = LineFramer.LineEnd.crlf
+    public static let minimumCommandLineLength = SMTPLimits.rfcMinimumCommandLineLength
+    public static let defaultMaxCommandLineLength = SMTPLimits.maxCommandLineLength
+    public static let defaultMaxAuthLineLength = SMTPLimits.maxAuthLineLength
+    public static let invalidBase64 = SMTPReply.invalidBase64
+
+    public static func reply(for error: LineFramer.LineError, saslResponse: Bool) -> SMTPReply {
+        switch error {
+        // RFC 5321 §4.5.3.1.4; RFC 4954 §4 for SASL responses.
+        case .tooLong: saslResponse ? .authLineTooLong : .lineTooLong
+        // RFC 5321 §2.3.8: lines end in CRLF; anything else is how smuggling starts.
+        case .bareLineFeed: .bareLineFeedInCommand
+        case .bareCarriageReturn: .bareCarriageReturnInCommand
         }
     }
 
-    /// The outcome of one `parse` call.
-    public enum ParseResult: Sendable, Hashable {
-        /// A complete, syntactically valid command.
-        case command(SMTPCommand)
-        /// A rejected line: send this reply and carry on with the next line.
-        case error(SMTPReply)
-        /// No complete line yet.
-        case needMoreBytes
-    }
-
-    /// The outcome of one `parseAuthResponse` call (RFC 4954 §4).
-    public enum AuthResponse: Sendable, Hashable {
-        /// The client's response, base64-decoded (may be empty).
-        case response([UInt8])
-        /// The client sent `*`: answer `SMTPReply.authenticationCancelled`.
-        case cancel
-        /// A rejected line: send this reply; the AUTH exchange has failed.
-        case error(SMTPReply)
-        /// No complete line yet.
-        case needMoreBytes
-    }
-
-    public let configuration: Configuration
-
-    private var framer = LineFramer(lineEnd: .crlf)
-
-    public init(configuration: Configuration = Configuration()) {
-        self.configuration = configuration
-    }
-
-    /// True while the parser is discarding the rest of an overlong line.
-    public var isDiscardingOverlongLine: Bool { framer.isDiscardingOverlongLine }
-
-    // MARK: Commands
-
-    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
-    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (result: ParseResult, consumed: Int) {
-        let p = bytes.assumingMemoryBound(to: UInt8.self)
-        let limit = p.hasUppercasedPrefix("AUTH ") ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
-        let (frame, consumed) = frameLine(p, limit: limit, tooLong: .lineTooLong)
-        switch frame {
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .error(let reply): return (.error(reply), consumed)
-        case .line(let range):
-            switch Self.parseCommandLine(p, range) {
-            case .success(let command): return (.command(command), consumed)
-            case .failure(let error): return (.error(error.reply), consumed)
-            }
-        }
-    }
-
-    /// Parses at most one command line from the front of `bytes`. Drop `consumed` bytes.
-    public mutating func parse(_ bytes: ArraySlice<UInt8>) -> (result: ParseResult, consumed: Int) {
-        bytes.withUnsafeBytes { parse($0) }
-    }
-
-    /// Parses at most one command line and removes the consumed bytes from `buffer`.
-    public mutating func parse(_ buffer: inout [UInt8]) -> ParseResult {
-        let (result, consumed) = buffer.withUnsafeBytes { parse($0) }
-        buffer.removeFirst(consumed)
-        return result
-    }
-
-    /// Parses one complete command line given without its CRLF (no framing, no length limit).
-    /// Useful for tests and for callers that frame lines themselves.
-    public static func parseLine(_ line: some Sequence<UInt8>) -> ParseResult {
-        let bytes = Array(line)
-        return bytes.withUnsafeBufferPointer { p in
-            if ByteScan.firstCROrLF(p, from: 0, to: p.count) < p.count {
-                let bare = p.contains(ASCIIByte.cr) ? SMTPReply.bareCarriageReturnInCommand : .bareLineFeedInCommand
-                return .error(bare)
-            }
-            switch parseCommandLine(p, 0..<p.count) {
-            case .success(let command): return .command(command)
-            case .failure(let error): return .error(error.reply)
-            }
-        }
-    }
-
-    // MARK: SASL responses
-
-    /// Parses the client's response line after a `334` challenge (RFC 4954 §4):
-    /// base64 text, or `*` to cancel. Same framing rules as commands, limit
-    /// `maxAuthLineLength`. Drop `consumed` bytes.
-    public mutating func parseAuthResponse(_ bytes: UnsafeRawBufferPointer) -> (result: AuthResponse, consumed: Int) {
-        let p = bytes.assumingMemoryBound(to: UInt8.self)
-        let (frame, consumed) = frameLine(p, limit: configuration.maxAuthLineLength, tooLong: .authLineTooLong)
-        switch frame {
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .error(let reply): return (.error(reply), consumed)
-        case .line(let range):
-            switch SASLResponseLine.parse(p, range) {
-            case .response(let bytes): return (.response(bytes), consumed)
-            case .cancel: return (.cancel, consumed)
-            case .invalidBase64: return (.error(.invalidBase64), consumed)
-            }
-        }
-    }
-
-    /// Parses the client's response line after a `334` challenge. Drop `consumed` bytes.
-    public mutating func parseAuthResponse(_ bytes: ArraySlice<UInt8>) -> (result: AuthResponse, consumed: Int) {
-        bytes.withUnsafeBytes { parseAuthResponse($0) }
-    }
-
-    /// Parses the client's response line and removes the consumed bytes from `buffer`.
-    public mutating func parseAuthResponse(_ buffer: inout [UInt8]) -> AuthResponse {
-        let (result, consumed) = buffer.withUnsafeBytes { parseAuthResponse($0) }
-        buffer.removeFirst(consumed)
-        return result
-    }
-
-    // MARK: Framing
-
-    enum Frame {
-        case line(Range<Int>)  // the content, without CRLF
-        case error(SMTPReply)
-        case needMoreBytes
-    }
-
-    /// RFC 5321 §2.3.8: lines end in CRLF, anything else is how smuggling starts;
-    /// §4.5.3.1.4: overlong lines are refused.
-    private mutating func frameLine(_ p: UnsafeBufferPointer<UInt8>, limit: Int, tooLong: SMTPReply) -> (Frame, Int) {
-        let (frame, consumed) = framer.frame(p, limit: limit)
-        switch frame {
-        case .line(let range): return (.line(range), consumed)
-        case .needMoreBytes: return (.needMoreBytes, consumed)
-        case .rejected(.tooLong): return (.error(tooLong), consumed)
-        case .rejected(.bareLineFeed): return (.error(.bareLineFeedInCommand), consumed)
-        case .rejected(.bareCarriageReturn): return (.error(.bareCarriageReturnInCommand), consumed)
+    public static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineParseResult<SMTPCommand, SMTPReply> {
+        switch parseLineContent(p, range) {
+        case .success(let command): .command(command)
+        case .failure(let error): .error(error.reply)
         }
     }
 
@@ -172,7 +39,7 @@ public struct SMTPCommandParser: Sendable {
 
     typealias LineResult = Swift.Result<SMTPCommand, SMTPSyntaxError>
 
-    static func parseCommandLine(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
+    static func parseLineContent(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> LineResult {
         // Trailing white space is tolerated (many clients send "DATA " or "QUIT\t").
         var end = range.upperBound
         while end > range.lowerBound, p[end - 1] == ASCIIByte.sp || p[end - 1] == ASCIIByte.ht { end -= 1 }

@@ -239,11 +239,7 @@ final class SMTPDriver: ConnectionDriver {
     /// Runs one step of the exchange off the event loop; the exchange is a value that travels
     /// with the work and comes back with its new state.
     private func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<SMTPDriver>) {
-        connection.run({ () -> (SASLExchange.Step, SASLExchange) in
-            var exchange = exchange
-            let step = await exchange.step(input)
-            return (step, exchange)
-        }, then: { driver, connection, result in
+        connection.run({ await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
             let (step, exchange) = result
             if case .challenge(let bytes) = step {
                 driver.mode = .authResponse(exchange)

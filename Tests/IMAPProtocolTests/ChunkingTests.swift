@@ -41,7 +41,7 @@ import Testing
         let whole = Driver.run(f.input, .whole, configuration: f.configuration)
         for seed in UInt64(1)...8 {
             let chunking = Chunking.random(seed: seed &* 7919 &+ UInt64(f.input.count), maxChunk: seed < 5 ? 7 : 300)
-            #expect(Driver.run(f.input, chunking, configuration: f.configuration) == whole, "\(chunking.testDescription)")
+            #expect(Driver.run(f.input, chunking, configuration: f.configuration) == whole, "\(chunking)")
         }
     }
 

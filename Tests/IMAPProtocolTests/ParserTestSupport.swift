@@ -1,57 +1,16 @@
 import Testing
 @testable import IMAPProtocol
+@_exported import TestSupport
 
 typealias PR = IMAPCommandParser.ParseResult
-
-/// SplitMix64: a small seeded generator so every random test is reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension Array where Element == UInt8 {
     init(_ s: String) { self = Array(s.utf8) }
 }
 
-func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
-
-/// How a simulated handler splits the input.
-enum Chunking: Sendable, CustomTestStringConvertible {
-    case whole
-    case byteByByte
-    case random(seed: UInt64, maxChunk: Int)
-
-    var testDescription: String {
-        switch self {
-        case .whole: "whole"
-        case .byteByByte: "byte by byte"
-        case .random(let seed, let maxChunk): "random(seed \(seed), max \(maxChunk))"
-        }
-    }
-
-    func split(_ count: Int) -> [Int] {
-        switch self {
-        case .whole: return count == 0 ? [] : [count]
-        case .byteByByte: return Array(repeating: 1, count: count)
-        case .random(let seed, let maxChunk):
-            var rng = SeededRNG(seed: seed)
-            var sizes: [Int] = []
-            var left = count
-            while left > 0 {
-                let n = Int.random(in: 1...max(1, maxChunk), using: &rng)
-                sizes.append(min(n, left))
-                left -= n
-            }
-            return sizes
-        }
-    }
+extension Chunking {
+    /// The sizes of the chunks `count` bytes are cut into.
+    func split(_ count: Int) -> [Int] { split([UInt8](repeating: 0, count: count)).map(\.count) }
 }
 
 /// Simulates the NIO handler: keeps unconsumed bytes, appends each chunk, and calls the parser

@@ -121,3 +121,18 @@ struct SelectedMailboxTests {
         #expect(!ListPattern.matches(pattern: String(repeating: "*a", count: 100) + "b", name: String(repeating: "a", count: 255)))
     }
 }
+
+/// The audit: FETCH and SEARCH read message contents in batches sized in messages only, so 64
+/// large messages were held at once. Batches are bounded in bytes too.
+@Suite("Content batches")
+struct ContentBatchTests {
+    @Test func batchesAreBoundedInMessagesAndBytes() {
+        let small = Array(repeating: 4 * 1024, count: 1000)
+        #expect(IMAPSession.batchEnd(from: 0, count: small.count) { small[$0] } == IMAPSession.contentBatch)
+        let large = Array(repeating: 3 * 1024 * 1024, count: 100)
+        let end = IMAPSession.batchEnd(from: 10, count: large.count) { large[$0] }
+        #expect(end - 10 == 2, "two 3 MiB messages fit the 8 MiB budget, a third does not")
+        let huge = [50 * 1024 * 1024, 10]
+        #expect(IMAPSession.batchEnd(from: 0, count: huge.count) { huge[$0] } == 1, "a message larger than the budget goes alone")
+    }
+}

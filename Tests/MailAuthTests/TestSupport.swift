@@ -1,27 +1,11 @@
 import Foundation
 
 @testable import MailAuth
+@_exported import TestSupport
 
-/// A small deterministic PRNG (SplitMix64) so fuzz tests reproduce from their seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
+typealias SeededGenerator = SeededRNG
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &self) }
-    }
-
+extension SeededRNG {
     /// Random bytes biased towards the characters SASL grammars care about, so the fuzzer
     /// reaches deeper states than uniform noise would.
     mutating func grammarBytes(count: Int) -> [UInt8] {

@@ -1,22 +1,11 @@
+@_exported import TestSupport
+
 // Deterministic pseudo-random input for the MailCore parser fuzz tests (DESIGN.md §5.9):
 // a failure reproduces on every run and every machine.
 
-/// SplitMix64: tiny, fast, and good enough to spread inputs around.
-struct MailCoreFuzzRNG: RandomNumberGenerator {
-    private var state: UInt64
+typealias MailCoreFuzzRNG = SeededRNG
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRNG {
     /// Random bytes, biased towards the characters that matter to mail grammars.
     mutating func bytes(maxLength: Int, alphabet: [UInt8]) -> [UInt8] {
         let n = Int.random(in: 0...maxLength, using: &self)

@@ -4,23 +4,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
-
-/// SplitMix64: deterministic input for the fuzz tests, so a failure reproduces everywhere.
-struct SeededRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+@_exported import TestSupport
 
 func name(_ text: String) -> DNSName {
     try! DNSName(text)

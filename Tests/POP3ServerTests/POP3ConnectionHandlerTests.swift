@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOSSL
 import POP3Protocol
 import ServerSupport
+import TestSupport
 import Testing
 @testable import POP3Server
 
@@ -55,10 +56,7 @@ final class Fixture: Sendable {
 }
 
 /// One POP3 connection on an in-memory channel, read the way a client reads.
-final class Wire {
-    let channel: NIOAsyncTestingChannel
-    private var pending: [UInt8] = []
-
+final class Wire: ChannelWire {
     let registry: ConnectionRegistry
 
     init(_ fixture: Fixture, plaintext: Bool = false, tls: NIOSSLContext? = nil, directory: (any UserDirectory)? = nil,
@@ -71,42 +69,14 @@ final class Wire {
         let configuration = config
         let registry = ConnectionRegistry(tls: tls)
         self.registry = registry
-        channel = try await NIOAsyncTestingChannel { channel in
+        let channel = try await NIOAsyncTestingChannel { channel in
             let session = POP3Session(configuration: configuration, clientIP: "192.0.2.1", tlsAvailable: tls != nil, tlsActive: false)
             try channel.pipeline.syncOperations.addHandler(ConnectionHandler(
                 driver: POP3Driver(session: session, services: services), policy: configuration.connectionPolicy,
                 limiter: limiter, registry: registry, clientIP: "192.0.2.1", logger: services.logger))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).get()
-    }
-
-    func send(_ text: String) async throws {
-        try await channel.writeInbound(ByteBuffer(string: text))
-    }
-
-    /// Reads until `complete` finds the end of a response in the pending bytes (its length).
-    private func read(_ complete: ([UInt8]) -> Int?) async throws -> [UInt8] {
-        let channel = self.channel
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            try? await channel.close()
-        }
-        defer { watchdog.cancel() }
-        while true {
-            if let n = complete(pending) {
-                let response = Array(pending[0..<n])
-                pending.removeFirst(n)
-                return response
-            }
-            let buffer = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-            pending += buffer.readableBytesView
-        }
-    }
-
-    /// One single-line response, without CRLF.
-    func line() async throws -> String {
-        let bytes = try await read { p in Self.crlf(in: p, from: 0).map { $0 + 2 } }
-        return String(decoding: bytes.dropLast(2), as: UTF8.self)
+        super.init(channel: channel)
     }
 
     /// A multi-line response: the first line and the body exactly as sent (stuffed), without
@@ -133,70 +103,14 @@ final class Wire {
         return (first, text.isEmpty ? [] : text.components(separatedBy: "\r\n").dropLast().map { $0 })
     }
 
-    func command(_ line: String) async throws -> String {
-        try await send(line + "\r\n")
-        return try await self.line()
-    }
-
     func login() async throws -> String {
         _ = try await line()  // greeting
         _ = try await command("USER alice@example.test")
         return try await command("PASS \(Fixture.password)")
     }
 
-    /// Waits for the server to close the connection.
-    func closed() async throws {
-        let channel = self.channel
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            try? await channel.close()
-        }
-        defer { watchdog.cancel() }
-        try await channel.closeFuture.get()
-    }
-
-    var remaining: [UInt8] { pending }
-
-    static func crlf(in p: [UInt8], from start: Int) -> Int? {
-        var i = start
-        while i + 1 < p.count {
-            if p[i] == 0x0D && p[i + 1] == 0x0A { return i }
-            i += 1
-        }
-        return nil
-    }
 }
 
-/// A self-signed certificate for the STLS tests (CN=pop3.test, P-256, valid until 2126).
-enum TestTLS {
-    static let certificate = """
-        -----BEGIN CERTIFICATE-----
-        MIIBfzCCASWgAwIBAgIUf8i4UluETEcg3xIc/Hg73LDhuawwCgYIKoZIzj0EAwIw
-        FDESMBAGA1UEAwwJcG9wMy50ZXN0MCAXDTI2MTEyOTEyMzU1NloYDzIxMjYxMTA1
-        MTIzNTU2WjAUMRIwEAYDVQQDDAlwb3AzLnRlc3QwWTATBgcqhkjOPQIBBggqhkjO
-        PQMBBwNCAARoyySpvTI04Jb4hs5U0xvQY7KKbFYBWnJAoi/VIMZn1gBiq83SFzti
-        JR5cmIu1Sq7zmtMCNB9LMI+mM8bo0Lxpo1MwUTAdBgNVHQ4EFgQUfdc3XBk8yHzI
-        ktVVBPL5lez3EWEwHwYDVR0jBBgwFoAUfdc3XBk8yHzIktVVBPL5lez3EWEwDwYD
-        VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA5HbBDnOahzQiRZK/ioyB
-        gW7o9vGIDhvwQVdqcGuCj1ACIA0A4meGjY4b8F3J+otID9cMRvmxPaxRlGe+tVzz
-        B7+z
-        -----END CERTIFICATE-----
-        """
-    static let privateKey = """
-        -----BEGIN PRIVATE KEY-----
-        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg6TVRYZZphA+EKRca
-        Pe5c0fBU963vqrrTP0XwYW4V3x2hRANCAARoyySpvTI04Jb4hs5U0xvQY7KKbFYB
-        WnJAoi/VIMZn1gBiq83SFztiJR5cmIu1Sq7zmtMCNB9LMI+mM8bo0Lxp
-        -----END PRIVATE KEY-----
-        """
-
-    static func context() throws -> NIOSSLContext {
-        let configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.utf8), format: .pem))],
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKey.utf8), format: .pem)))
-        return try NIOSSLContext(configuration: configuration)
-    }
-}
 
 func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
@@ -485,14 +399,4 @@ struct POP3ConnectionHandlerTests {
         #expect(try await wire.line() == "-ERR [SYS/TEMP] Too many connections from your address")
         try await wire.closed()
     }
-}
-
-/// A directory whose database is down: every lookup fails.
-struct UnavailableDirectory: UserDirectory {
-    func isLocalDomain(_ domain: String) async throws(DirectoryError) -> Bool { throw .temporary("database is down") }
-    func listDomains() async throws(DirectoryError) -> [String] { throw .temporary("database is down") }
-    func account(login: String) async throws(DirectoryError) -> Account? { throw .temporary("database is down") }
-    func account(id: UserID) async throws(DirectoryError) -> Account? { throw .temporary("database is down") }
-    func resolve(recipient address: String) async throws(DirectoryError) -> RecipientResolution { throw .temporary("database is down") }
-    func mayUseSender(_ sender: String, account: Account) async throws(DirectoryError) -> Bool { throw .temporary("database is down") }
 }

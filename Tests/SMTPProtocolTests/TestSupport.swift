@@ -1,59 +1,5 @@
 import SMTPProtocol
-
-/// SplitMix64: a small, seeded, reproducible generator for fuzz and chunking tests.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
-
-/// How to cut an input into chunks.
-enum Chunking: Sendable, CustomStringConvertible {
-    case whole
-    case byteByByte
-    case random(seed: UInt64, maxChunk: Int)
-
-    func split(_ input: [UInt8]) -> [[UInt8]] {
-        switch self {
-        case .whole:
-            return [input]
-        case .byteByByte:
-            return input.map { [$0] }
-        case .random(let seed, let maxChunk):
-            var rng = SeededRNG(seed: seed)
-            var chunks: [[UInt8]] = []
-            var i = 0
-            while i < input.count {
-                let n = Int.random(in: 1...maxChunk, using: &rng)
-                let end = min(input.count, i + n)
-                chunks.append(Array(input[i..<end]))
-                i = end
-            }
-            return chunks
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .whole: "whole"
-        case .byteByByte: "byte by byte"
-        case .random(let seed, let maxChunk): "random(seed: \(seed), max: \(maxChunk))"
-        }
-    }
-
-    static let standard: [Chunking] = [
-        .whole, .byteByByte, .random(seed: 1, maxChunk: 3), .random(seed: 2, maxChunk: 7),
-        .random(seed: 3, maxChunk: 64),
-    ]
-}
+@_exported import TestSupport
 
 /// Feeds `input` to a command parser in chunks, the way a NIO handler would, and collects every
 /// non-`needMoreBytes` result. Checks the buffer contract on the way.
@@ -61,27 +7,7 @@ func runCommandParser(
     _ input: [UInt8], chunking: Chunking, configuration: SMTPCommandParser.Configuration = .init(),
     invariantFailure: (String) -> Void = { _ in }
 ) -> (results: [SMTPCommandParser.ParseResult], leftover: [UInt8]) {
-    var parser = SMTPCommandParser(configuration: configuration)
-    var buffer: [UInt8] = []
-    var results: [SMTPCommandParser.ParseResult] = []
-    for chunk in chunking.split(input) {
-        buffer.append(contentsOf: chunk)
-        while true {
-            let (result, consumed) = parser.parse(buffer[...])
-            if consumed < 0 || consumed > buffer.count { invariantFailure("consumed \(consumed) of \(buffer.count)") }
-            buffer.removeFirst(max(0, min(consumed, buffer.count)))
-            if result == .needMoreBytes {
-                let isAuth = buffer.count >= 5 && String(decoding: buffer.prefix(5), as: UTF8.self).uppercased() == "AUTH "
-                let limit = isAuth ? configuration.maxAuthLineLength : configuration.maxCommandLineLength
-                if buffer.count >= limit {
-                    invariantFailure("needMoreBytes with \(buffer.count) bytes buffered (limit \(limit))")
-                }
-                break
-            }
-            results.append(result)
-        }
-    }
-    return (results, buffer)
+    feedCommands(SMTPCommandParser(configuration: configuration), input, chunking: chunking, invariantFailure: invariantFailure)
 }
 
 struct DataRun: Equatable, CustomStringConvertible {

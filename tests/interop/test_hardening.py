@@ -256,3 +256,23 @@ def test_sigterm_lets_a_message_in_progress_finish(swallow):
     assert swallow.proc.wait(timeout=20) == 0
     swallow.start()
     assert any(b"in flight at shutdown" in m for m in swallow.wait_inbox_raw(ALICE, 1))
+
+
+def test_fetch_stops_when_the_client_is_gone(swallow_factory):
+    """The audit: FETCH and SEARCH loops went on for a client that had left."""
+    srv = swallow_factory(listeners=IMAP, allow_plaintext=True)
+    body = (b"z" * 998 + b"\r\n") * 300  # ~300 KB
+    with smtplib.SMTP("127.0.0.1", srv.smtp, timeout=30) as s:
+        for i in range(60):
+            s.sendmail("sender@outside.test", [ALICE], b"Subject: gone %d\r\n\r\n" % i + body)
+    srv.wait_inbox_raw(ALICE, 60, timeout=60)
+    sock = socket.create_connection(("127.0.0.1", srv.ports["imap"]))
+    sock.sendall(f'1 LOGIN "{ALICE}" "{ALICE_PASSWORD}"\r\n2 SELECT INBOX\r\n'.encode())
+    time.sleep(0.5)
+    sock.sendall(b"3 FETCH 1:* BODY.PEEK[]\r\n")
+    time.sleep(0.2)
+    sock.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "client gone during command" not in srv.log_text():
+        time.sleep(0.3)
+    assert "client gone during command" in srv.log_text()

@@ -1,4 +1,5 @@
 import Crypto
+import MailAuth
 
 /// Why a `SCRAMClient` exchange failed.
 public enum SCRAMClientError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -27,8 +28,8 @@ public enum SCRAMClientError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-/// The client side of SCRAM-SHA-256 (RFC 7677, RFC 5802 §5) without channel binding: for our
-/// SMTP client authenticating to a smarthost, and for tests. A pure state machine like
+/// The client side of SCRAM-SHA-256 (RFC 7677, RFC 5802 §5) without channel binding, for tests
+/// (the servers' SCRAM is exercised against it and against real clients). A pure state machine like
 /// `SASLServer`; the caller does base64 and I/O.
 ///
 ///     var client = SCRAMClient(username: "user", password: "pencil")
@@ -132,4 +133,39 @@ public struct SCRAMClient: Sendable {
 extension SCRAMClient: CustomStringConvertible, CustomReflectable {
     public var description: String { "SCRAMClient(username: \(username), authzid: \(authzid ?? "-"))" }
     public var customMirror: Mirror { Mirror(self, children: ["username": username, "authzid": authzid as Any]) }
+}
+
+extension SCRAM {
+    /// The server's first message, parsed (client side).
+    struct ServerFirst: Sendable {
+        var nonce: [UInt8]
+        var salt: [UInt8]
+        var iterations: Int
+    }
+
+    /// server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]
+    /// salt            = "s=" base64
+    /// iteration-count = "i=" posit-number
+    static func parseServerFirst(_ message: [UInt8]) -> Result<ServerFirst, SCRAMClientError> {
+        if let failure = checkMessage(message) { return .failure(.malformedServerMessage(failure.description)) }
+        var parts = fields(message[...])[...]
+        if let first = parts.first, value(of: first, "m") != nil {
+            return .failure(.malformedServerMessage("unsupported mandatory extension"))
+        }
+        guard let nonceField = parts.popFirst(), let nonce = value(of: nonceField, "r"),
+            isValidNonce(nonce, limit: SASLLimits.maxMessageBytes)
+        else { return .failure(.malformedServerMessage("missing or bad r= nonce")) }
+        guard let saltField = parts.popFirst(), let rawSalt = value(of: saltField, "s"),
+            let salt = base64Decode(rawSalt), !salt.isEmpty, salt.count <= SCRAMCredentials.maximumSaltBytes
+        else { return .failure(.malformedServerMessage("missing or bad s= salt")) }
+        // posit-number = %x31-39 *DIGIT; more than 9 digits is out of range anyway.
+        guard let countField = parts.popFirst(), let rawCount = value(of: countField, "i"),
+            (1...9).contains(rawCount.count), rawCount.first != UInt8(ascii: "0"),
+            rawCount.allSatisfy({ (0x30...0x39).contains($0) }),
+            let iterations = Int(String(decoding: rawCount, as: UTF8.self))
+        else { return .failure(.malformedServerMessage("missing or bad i= iteration count")) }
+        guard parts.allSatisfy(isExtension) else { return .failure(.malformedServerMessage("bad attribute")) }
+        return .success(ServerFirst(nonce: Array(nonce), salt: salt, iterations: iterations))
+    }
+
 }

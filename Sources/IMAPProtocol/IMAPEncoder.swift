@@ -274,7 +274,9 @@ public struct IMAPEncoder: Sendable {
             out.append(ASCII.rightBracket)
             Self.appendOrigin(origin, to: &out)
             out.append(ASCII.space)
-            if let data, data.contains(ASCII.nul) {
+            // RFC 3516 §4.3: literal8 for content with NUL; an empty part too, which an
+            // independent compliance suite (and Dovecot) expect as `~{0}`.
+            if let data, data.isEmpty || data.contains(ASCII.nul) {
                 out.append(ASCII.tilde)
                 Self.appendLiteral(data, to: &out)
             } else {

@@ -39,6 +39,7 @@ extension IMAPSession {
             for k in m.flags.keywords where keywords.insert(k.lowercased()).inserted { keywordList.append(k) }
         }
         let flags: [MessageFlag] = [.answered, .flagged, .deleted, .seen, .draft] + keywordList.sorted().map { .keyword($0) }
+        announcedKeywords = Set(keywordList)
         await send(.flags(flags))
         await send(.exists(UInt32(box.count)))
         if !rev2 {
@@ -336,7 +337,10 @@ extension IMAPSession {
             case .seen: system.insert(.seen)
             case .draft: system.insert(.draft)
             case .recent: continue
-            case .keyword(let k): keywords.append(k)
+            case .keyword(let k):
+                // NIL is an atom, but never a keyword a client means (Dovecot refuses it too).
+                guard k.uppercased() != "NIL" else { throw Failure.bad("NIL is not a valid flag keyword") }
+                keywords.append(k)
             case .extension(let e): throw Failure.bad("Unknown system flag \\\(e)")
             case .wildcard: throw Failure.bad("\\* is not a flag")
             }

@@ -271,13 +271,22 @@ extension IMAPSession {
             if options.isEmpty && command.returnOptions?.isEmpty == false { return .ok(code: nil, text: "Search completed.") }
         }
         if options.isEmpty { options = [.all] }
+        // RFC 7162 §3.1.5: with only MIN and/or MAX, MODSEQ is that of the message(s) returned,
+        // not of every match.
+        var modSeq = highestModSeq
+        if !options.contains(.all) && !options.contains(.count) {
+            var returned: [UInt64] = []
+            if options.contains(.min), let first = matched.first { returned.append(first.modSeq) }
+            if options.contains(.max), let last = matched.last { returned.append(last.modSeq) }
+            modSeq = returned.max()
+        }
         await send(.esearch(ESearchResponse(
             tag: tag, uid: uid,
             min: options.contains(.min) ? numbers.min() : nil,
             max: options.contains(.max) ? numbers.max() : nil,
             count: options.contains(.count) ? UInt32(numbers.count) : nil,
             all: options.contains(.all) && !numbers.isEmpty ? SequenceSet(numbers: numbers) : nil,
-            modSeq: program.usesModSeq ? highestModSeq : nil)))
+            modSeq: program.usesModSeq ? modSeq : nil)))
         return .ok(code: nil, text: "Search completed.")
     }
 }

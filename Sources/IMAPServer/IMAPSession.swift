@@ -81,6 +81,9 @@ actor IMAPSession {
     var rev2 = false
     var utf8Accept = false
 
+    /// Keywords told to the client in FLAGS since the mailbox was selected (RFC 9051 §7.3.5).
+    var announcedKeywords: Set<String> = []
+
     /// RFC 5182 SEARCHRES: UIDs of the last `SEARCH RETURN (SAVE)`.
     var savedSearch: [UInt32]?
 
@@ -125,11 +128,31 @@ actor IMAPSession {
     // MARK: Output
 
     func send(_ response: IMAPResponse) async {
+        if case .untagged(.fetch(_, let items)) = response { announceNewKeywords(in: items) }
         IMAPEncoder(utf8: utf8Names).encode(response, into: &output)
         if output.count >= configuration.limits.outputHighWater { await flushOutput() }
     }
 
     func send(_ untagged: UntaggedResponse) async { await send(.untagged(untagged)) }
+
+    /// RFC 9051 §7.3.5: a keyword the client has not been told of is announced in FLAGS (and
+    /// PERMANENTFLAGS) before a FETCH shows it on a message.
+    private func announceNewKeywords(in items: [FetchResponseItem]) {
+        guard let box = selected else { return }
+        var added = false
+        for case .flags(let flags) in items {
+            for case .keyword(let k) in flags where !announcedKeywords.contains(k) {
+                announcedKeywords.insert(k)
+                added = true
+            }
+        }
+        guard added else { return }
+        let flags: [MessageFlag] = [.answered, .flagged, .deleted, .seen, .draft] + announcedKeywords.sorted().map { .keyword($0) }
+        let encoder = IMAPEncoder(utf8: utf8Names)
+        encoder.encode(.untagged(.flags(flags)), into: &output)
+        encoder.encode(.untagged(.condition(.ok, code: .permanentFlags(box.readOnly ? [] : flags + [.wildcard]),
+                                            text: "Flags permitted.")), into: &output)
+    }
 
     /// Writes what is buffered and waits until the socket has taken it (back-pressure for
     /// large FETCH responses, and ordering with the driver's own writes).

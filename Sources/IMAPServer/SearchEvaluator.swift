@@ -167,7 +167,17 @@ struct SearchProgram {
             guard let header = c.content?.header else { return false }
             let fields = header.all(name)
             if needle.isEmpty { return !fields.isEmpty }
-            return fields.contains { EncodedWord.decode($0.value).lowercased().contains(needle) }
+            return fields.contains { field in
+                if EncodedWord.decode(field.value).lowercased().contains(needle) { return true }
+                // RFC 9051 §6.4.4 matches "the specified string" in the field; for address
+                // fields that string is an address, which the header may write with comments
+                // and folding inside (RFC 5322 CFWS, `<user (c)@ (c) example.org>`): match the
+                // parsed addresses and names too, as Dovecot does.
+                guard Self.addressFields.contains(name) else { return false }
+                return AddressListEntry.parseAddressList(field.value).allMailboxes.contains { m in
+                    m.addrSpec.lowercased().contains(needle) || (m.displayName?.lowercased().contains(needle) ?? false)
+                }
+            }
         case .body(let needle):
             guard let content = c.content else { return false }
             return needle.isEmpty || content.bodyText.contains(needle)
@@ -179,6 +189,8 @@ struct SearchProgram {
         case .and(let keys): return keys.allSatisfy { eval($0, c, now) }
         }
     }
+
+    static let addressFields: Set<String> = ["from", "to", "cc", "bcc", "sender", "reply-to"]
 
     private static func compare(_ date: IMAPDate, _ cmp: Comparison, _ d: IMAPDate) -> Bool {
         switch cmp {

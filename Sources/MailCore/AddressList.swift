@@ -102,6 +102,9 @@ struct AddressListParser {
         /// Whether whitespace or a comment preceded this token (words in a phrase are joined
         /// with a space only where the original had one).
         var spaceBefore: Bool
+        /// The text of a comment right after this token, parentheses and quoting removed:
+        /// `user@example.org (Real Name)` names its mailbox that way (RFC 822's form).
+        var commentAfter: [UInt8]? = nil
     }
 
     let tokens: [Token]
@@ -130,8 +133,10 @@ struct AddressListParser {
                 i += 1
             } else if c == UInt8(ascii: "(") {
                 var depth = 0
+                var text: [UInt8] = []
                 while i < n {
                     if b[i] == UInt8(ascii: "\\") {
+                        if i + 1 < n { text.append(b[i + 1]) }
                         i += 2
                         continue
                     }
@@ -143,7 +148,11 @@ struct AddressListParser {
                             break
                         }
                     }
+                    if depth > 1 || b[i] != UInt8(ascii: "(") { text.append(b[i]) }
                     i += 1
+                }
+                if let last = tokens.indices.last, tokens[last].commentAfter == nil {
+                    tokens[last].commentAfter = text
                 }
                 space = true
             } else if c == UInt8(ascii: "\"") {
@@ -275,7 +284,13 @@ struct AddressListParser {
             let localStart = localPartStart(phrase)
             var mailbox = MailboxAddress(
                 localPart: localPartText(localStart..<phrase.upperBound), domain: domain.isEmpty ? nil : domain)
-            if localStart > phrase.lowerBound { setDisplayName(&mailbox, phrase.lowerBound..<localStart) }
+            if localStart > phrase.lowerBound {
+                setDisplayName(&mailbox, phrase.lowerBound..<localStart)
+            } else if i > domainStart, let comment = tokens[i - 1].commentAfter {
+                // `user@example.org (Real Name)`: the comment after a bare addr-spec is its name
+                // (RFC 822 §6.1's form, still common; Dovecot's ENVELOPE shows it too).
+                setDisplayName(&mailbox, comment)
+            }
             skipToSeparator()
             count += 1
             return .mailbox(mailbox)
@@ -327,6 +342,15 @@ struct AddressListParser {
         if raw.isEmpty { return }
         mailbox.rawDisplayName = raw
         mailbox.displayName = decode ? decoded : raw
+    }
+
+    /// A display name from a comment's text, white space collapsed.
+    func setDisplayName(_ mailbox: inout MailboxAddress, _ comment: [UInt8]) {
+        let words = MailSyntax.decodeText(comment).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" })
+        let raw = words.joined(separator: " ")
+        guard !raw.isEmpty else { return }
+        mailbox.rawDisplayName = raw
+        mailbox.displayName = decode ? EncodedWord.decode(raw) : raw
     }
 
     /// The phrase as raw text (words joined by single spaces where the original had

@@ -68,6 +68,8 @@ private func a(_ name: String?, _ mailbox: String, _ host: String) -> Envelope.A
             == "* 1 FETCH (BINARY[1] ~{3}\r\na\u{0}b)\r\n")
         #expect(wire(.fetch(1, [.binary(part: [2, 1], origin: 100, data: bytes("text"))])) == "* 1 FETCH (BINARY[2.1]<100> {4}\r\ntext)\r\n")
         #expect(wire(.fetch(1, [.binary(part: [], data: nil)])) == "* 1 FETCH (BINARY[] NIL)\r\n")
+        // An empty part is a literal8 (the compliance suite's finding).
+        #expect(wire(.fetch(1, [.binary(part: [3], data: [])])) == "* 1 FETCH (BINARY[3] ~{0}\r\n)\r\n")
         let eightBit = IMAPEncoder().encode(.untagged(.fetch(1, [.binary(part: [1], data: [0xFF, 0x0A])])))
         #expect(eightBit == bytes("* 1 FETCH (BINARY[1] {2}\r\n") + [0xFF, 0x0A] + bytes(")\r\n"))
     }

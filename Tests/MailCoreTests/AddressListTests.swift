@@ -37,6 +37,12 @@ import MailCore
         ("(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;",
          [.group(name: "Hidden recipients", members: [])]),
         ("Joe Q. Public <john.q.public@example.com> (The Boss)", [mb("Joe Q. Public", "john.q.public", "example.com")]),
+        // RFC 822 §6.1's form: a comment after a bare addr-spec names the mailbox.
+        ("user@domain.org (Real Name)", [mb("Real Name", "user", "domain.org")]),
+        ("a@x.org (A  (nested) \\) one), b@y.org (=?utf-8?q?B=C3=A9?=)",
+         [mb("A (nested) ) one", "a", "x.org"), mb("Bé", "b", "y.org", raw: "=?utf-8?q?B=C3=A9?=")]),
+        // CFWS inside an angle-addr (RFC 5322 §3.4.1 obs-local-part / obs-domain).
+        ("<user-from (comment)@ (comment) domain.org>", [mb(nil, "user-from", "domain.org")]),
         // Obsolete: source route, empty list elements (RFC 5322 §4.4).
         ("<@node.test,@other.test:mary@example.net>", [mb(nil, "mary", "example.net", route: "@node.test,@other.test")]),
         (",, a@b.c ,, d@e.f,", [mb(nil, "a", "b.c"), mb(nil, "d", "e.f")]),

@@ -21,6 +21,8 @@ public struct Runtime: Sendable {
     let logger: Logger
 
     public init(configuration: SwallowConfiguration, logger: Logger) throws {
+        // Before anything is read or created as root.
+        try PrivilegeDrop.checkOwnership(configuration)
         try DataDirectory.ensureCertificate(configuration)
         self.configuration = configuration
         self.backend = try Backend.open(configuration)
@@ -126,7 +128,10 @@ public struct Runtime: Sendable {
             services_.append(listener)
             served.insert(name)
         }
-        try PrivilegeDrop.drop(to: config.server.user, dataDirectory: config.dataDirectory.path)
+        try PrivilegeDrop.drop(to: config.server.user, config: config)
+        if geteuid() == 0 {
+            logger.warning("running as root without server.user: every listener and the queue keep root's privileges; set [server] user")
+        }
         if let store = backend.sqliteStore {
             services_.append(ChangeLogPoller(store: store, logger: logger))
         }

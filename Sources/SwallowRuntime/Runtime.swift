@@ -38,6 +38,7 @@ public struct Runtime: Sendable {
             throw ConfigurationError(file: config.sourcePath, key: "tls.certificate",
                                      message: "cannot load '\(config.certificatePath)' / '\(config.privateKeyPath)': \(error)")
         }
+        let smarthostTrust = try smarthostTrustRoots()
         let queue: OutboundQueue
         do {
             queue = try OutboundQueue(path: config.dataFile("queue.sqlite"))
@@ -135,7 +136,8 @@ public struct Runtime: Sendable {
         if let store = backend.sqliteStore {
             services_.append(ChangeLogPoller(store: store, logger: logger))
         }
-        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group)))
+        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group,
+                                                              smarthostTrust: smarthostTrust)))
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
         for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
             announce("swallow: \(role) on \(addresses.map(\.description).joined(separator: ", ")): not served by this build yet")
@@ -171,9 +173,24 @@ public struct Runtime: Sendable {
 }
 
 extension Runtime {
+    /// `relay.smarthost_ca_file`, read at start (as root, before privileges are dropped), so a
+    /// file that is missing or holds no certificate is a configuration error, not a deferral.
+    func smarthostTrustRoots() throws -> NIOSSLTrustRoots {
+        guard let path = configuration.smarthostCAPath else { return .default }
+        do {
+            let certificates = try NIOSSLCertificate.fromPEMFile(path)
+            guard !certificates.isEmpty else { throw FileIO.Failure(path: path, operation: "read (no certificate)", code: EINVAL) }
+            return .certificates(certificates)
+        } catch {
+            throw ConfigurationError(file: configuration.sourcePath, key: "relay.smarthost_ca_file",
+                                     message: "cannot load CA certificates from '\(path)': \(error)")
+        }
+    }
+
     /// Outbound delivery: routing from `[transport]` and `[relay] smarthost`, MX lookups through
-    /// `[dns] nameservers` (or /etc/resolv.conf), retries from `[queue]`.
-    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup) -> QueueRunner {
+    /// `[dns] nameservers` (or /etc/resolv.conf), retries and deadlines from `[queue]`.
+    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup,
+                         smarthostTrust: NIOSSLTrustRoots) -> QueueRunner {
         let config = configuration
         var dns = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
         if !config.dns.nameservers.isEmpty {
@@ -188,11 +205,18 @@ extension Runtime {
         let routing = Routing(
             transport: config.transport.mapValues { Routing.Hop(host: $0.host, port: $0.port) },
             smarthost: config.relay.smarthost.map { Routing.Hop(host: $0.host, port: $0.port) })
-        let client = SMTPClient(configuration: SMTPClient.Configuration(heloName: config.server.hostname), group: group)
+        var clientConfiguration = SMTPClient.Configuration(heloName: config.server.hostname)
+        clientConfiguration.commandTimeout = .seconds(config.queue.commandTimeout)
+        clientConfiguration.connectTimeout = min(clientConfiguration.connectTimeout, clientConfiguration.commandTimeout)
+        clientConfiguration.dataTimeout = .seconds(config.queue.dataTimeout)
+        let client = SMTPClient(configuration: clientConfiguration, group: group)
         var smarthost: SMTPClient? = nil
         if !config.relay.smarthostUser.isEmpty {
-            var c = SMTPClient.Configuration(heloName: config.server.hostname)
-            c.tls = .required(verify: false)
+            // AUTH PLAIN carries the password itself (RFC 4616): only to a host whose certificate
+            // proves its name (RFC 6125).
+            var c = clientConfiguration
+            c.tls = .required(verify: true)
+            c.trustRoots = smarthostTrust
             c.credentials = (config.relay.smarthostUser, config.relay.smarthostPassword)
             smarthost = SMTPClient(configuration: c, group: group)
         }

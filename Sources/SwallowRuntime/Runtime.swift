@@ -227,12 +227,16 @@ extension Runtime {
     }
 }
 
-/// The queue runner as a service: cancelled (after in-flight attempts) on shutdown.
+/// The queue runner as a service. Graceful shutdown stops it taking new work, and waits for
+/// the transactions in progress and their records: cancelling them could lose a remote 250
+/// and send the message again after the restart.
 struct QueueService: Service {
     let runner: QueueRunner
     func run() async throws {
-        await cancelWhenGracefulShutdown {
+        await withGracefulShutdownHandler {
             await runner.run()
+        } onGracefulShutdown: {
+            runner.stop()
         }
     }
 }

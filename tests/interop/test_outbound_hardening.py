@@ -2,8 +2,10 @@
 
 Each next hop is a scripted peer (script_peer.py) routed to with `[transport]` or `[relay]
 smarthost`: a smarthost whose certificate does not verify, one that stops reading after 354,
-one that sends a reply after its 220 to STARTTLS in the same write. What the tests look at is
-what an administrator sees: `swallow queue list`, the log, and what the peer received.
+one that sends a reply after its 220 to STARTTLS in the same write, one that puts terminal
+escape sequences in its reply, one slow to answer the end of the message while Swallow is told
+to stop. What the tests look at is what an administrator sees: `swallow queue list`, the log,
+the sender's INBOX, and what the peer received.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ALICE, ALICE_PASSWORD
-from outbound_helpers import message, queue_entry, queue_list, submit, wait_for
+from outbound_helpers import (is_bounce, message, parse_bounce, queue_entry, queue_list, submit,
+                              wait_for)
 from script_peer import Esmtp, ScriptPeer, ThrowawayCA, server_context
 
 REMOTE = "remote.test"
@@ -167,3 +170,64 @@ def test_reply_sent_with_the_starttls_220_fails_the_attempt(swallow_factory, pee
     assert "STARTTLS" in why, why
     assert not any(c.upper().startswith("MAIL") for c in script.commands()), script.commands()
     assert script.messages == []
+
+
+# --------------------------------------------------------------------------
+# task 4: ENVID goes into a bounce as xtext, never as header lines
+
+
+def test_envid_with_encoded_crlf_creates_no_header_in_the_bounce(swallow_factory, peers):
+    script = Esmtp(rcpt_reply="550 5.1.1 no such user")
+    peer = peers(script)
+    srv = swallow_factory(settings={"transport": {REMOTE: peer.hop}, "queue": NO_RETRY})
+    send(srv, "envid-inject", mail_options=["ENVID=a+0D+0ABcc:+20evil@x"])
+
+    raw = wait_for(lambda: next((m for m in srv.inbox_raw(ALICE) if is_bounce(m)), None), 30,
+                   "the bounce")
+    b = parse_bounce(raw)
+    assert b.per_message["Original-Envelope-Id"] == "a+0D+0ABcc:+20evil@x", b.per_message.items()
+    assert b.per_message["Bcc"] is None and b.message["Bcc"] is None
+    assert b"\nBcc:" not in raw.replace(b"\r\n", b"\n"), raw
+
+
+# --------------------------------------------------------------------------
+# task 5: control characters from a remote reply reach neither `queue list` nor the log
+
+
+def test_escape_sequences_in_a_remote_reply_are_escaped_in_queue_list_and_log(swallow_factory,
+                                                                               peers):
+    script = Esmtp(rcpt_reply="450 4.2.0 mailbox \x1b[2J\x1b]0;owned\x07 busy\x7f")
+    peer = peers(script)
+    srv = swallow_factory(settings={"transport": {REMOTE: peer.hop}, "queue": NO_RETRY})
+    qid = send(srv, "escape-reply")
+
+    wait_attempted(srv, qid)
+    out = srv.cli("queue", "list").stdout
+    assert "\x1b" not in out and "\x07" not in out and "\x7f" not in out, repr(out)
+    assert "mailbox \\e[2J\\e]0;owned\\x07 busy\\x7F" in out, repr(out)
+    log = srv.log_text()
+    assert "\x1b" not in log and "\x07" not in log, "raw control characters in the log"
+    assert "\\e[2J" in log
+
+
+# --------------------------------------------------------------------------
+# task 7: SIGTERM lets attempts in flight finish, so nothing is sent twice
+
+
+def test_sigterm_during_a_slow_final_reply_delivers_each_message_once(swallow_factory, peers):
+    script = Esmtp(final_delay=2.5)
+    peer = peers(script)
+    srv = swallow_factory(settings={"transport": {REMOTE: peer.hop},
+                                    "queue": {"min_backoff": 1, "max_backoff": 2}})
+    markers = [f"slow-final-{i}" for i in range(3)]
+    for m in markers:
+        send(srv, m)
+    # Every message has reached its end at the peer, whose 250 is 2.5 s away: stop now.
+    wait_for(lambda: all(script.count(m) for m in markers), 30, "all messages at the peer")
+    assert srv.stop() == 0, "swallow did not stop cleanly"
+
+    srv.start()
+    time.sleep(5)          # several retry periods (1-2 s) for anything left in the queue
+    counts = {m: script.count(m) for m in markers}
+    assert counts == {m: 1 for m in markers}, counts
+    assert queue_list(srv) == []

@@ -28,8 +28,13 @@ public final class QueueRunner: Sendable {
         public var pollInterval: Duration = .seconds(1)
         /// Our host name: EHLO, Reporting-MTA of bounces.
         public var hostname: String
+        /// This host, to recognise a next hop that would send the mail back to us.
+        public var myself: LocalHost
 
-        public init(hostname: String) { self.hostname = hostname }
+        public init(hostname: String) {
+            self.hostname = hostname
+            self.myself = LocalHost(hostname: hostname)
+        }
     }
 
     let configuration: Configuration
@@ -227,11 +232,14 @@ public final class QueueRunner: Sendable {
         func all(_ outcome: SMTPClient.Outcome) -> [String: SMTPClient.Outcome] {
             Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) })
         }
+        // RFC 3463 X.4.6 routing loop; Postfix's words.
+        let loop = SMTPClient.Outcome.permanent("5.4.6 mail for \(domain) loops back to myself")
         let route = routing.route(for: domain)
         var hops: [(name: String, host: String, port: Int)] = []
         var client = self.client
         switch route {
         case .transport(let hop), .smarthost(let hop):
+            if configuration.myself.isMyself(host: hop.host, port: hop.port) { return all(loop) }
             hops = [(hop.host, hop.host, hop.port)]
             if case .smarthost = route { client = smarthostClient ?? client }
         case .mx(let domain):
@@ -243,7 +251,14 @@ public final class QueueRunner: Sendable {
             case .temporary(let why):
                 return all(.temporary("4.4.3 \(domain): \(why)"))
             case .hosts(let hosts):
-                for h in hosts { for a in h.addresses { hops.append((h.name, a, 25)) } }
+                // RFC 5321 §5.1: when this host is one of the MX hosts, only more preferred
+                // ones may be used; when it is the best, the mail would come straight back.
+                var usable = hosts
+                if let mine = hosts.filter({ configuration.myself.isMyself(mailHost: $0) }).map(\.preference).min() {
+                    usable = hosts.filter { $0.preference < mine }
+                    if usable.isEmpty { return all(loop) }
+                }
+                for h in usable { for a in h.addresses { hops.append((h.name, a, 25)) } }
             }
         }
         logger.info("routing", metadata: ["domain": "\(LogSafe.escape(domain))", "route": "\(LogSafe.escape(route.description))",

@@ -65,6 +65,7 @@ public struct Runtime: Sendable {
 
         var services_: [any Service] = []
         var served: Set<String> = []
+        var mxListeners: [SocketAddress] = []
         let smtpRoles: [(SMTPRole, [HostPort])] = [
             (.mx, config.listen.smtp), (.submission, config.listen.submission),
             (.submissions, config.listen.submissions), (.lmtp, config.listen.lmtp),
@@ -86,7 +87,8 @@ public struct Runtime: Sendable {
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
                                                services: services, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
-            try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
+            let bound = try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
+            if role == .mx { mxListeners = bound }
             services_.append(listener)
             served.insert(role.rawValue)
         }
@@ -136,7 +138,8 @@ public struct Runtime: Sendable {
         if let store = backend.sqliteStore {
             services_.append(ChangeLogPoller(store: store, logger: logger))
         }
-        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group,
+        let myself = LocalHost(hostname: config.server.hostname, listeners: mxListeners)
+        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group, myself: myself,
                                                               smarthostTrust: smarthostTrust)))
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
         for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
@@ -154,8 +157,9 @@ public struct Runtime: Sendable {
     }
 
     /// Binds before privileges are dropped and says where; a failure names the config key.
+    @discardableResult
     private func bind(_ listener: TCPListener, name: String, addresses: [HostPort],
-                      announce: @Sendable (String) -> Void) async throws {
+                      announce: @Sendable (String) -> Void) async throws -> [SocketAddress] {
         let bound: [SocketAddress]
         do {
             bound = try await listener.bind()
@@ -164,6 +168,7 @@ public struct Runtime: Sendable {
                                      message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
         }
         announce("swallow: \(name) on \(bound.map(Self.describe).joined(separator: ", "))")
+        return bound
     }
 
     static func describe(_ address: SocketAddress) -> String {
@@ -189,7 +194,7 @@ extension Runtime {
 
     /// Outbound delivery: routing from `[transport]` and `[relay] smarthost`, MX lookups through
     /// `[dns] nameservers` (or /etc/resolv.conf), retries and deadlines from `[queue]`.
-    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup,
+    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup, myself: LocalHost,
                          smarthostTrust: NIOSSLTrustRoots) -> QueueRunner {
         let config = configuration
         var dns = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
@@ -202,6 +207,7 @@ extension Runtime {
         queueConfiguration.minimumBackoff = .seconds(config.queue.minBackoff)
         queueConfiguration.maximumBackoff = .seconds(config.queue.maxBackoff)
         queueConfiguration.maximumLifetime = .seconds(config.queue.maxLifetime)
+        queueConfiguration.myself = myself
         let routing = Routing(
             transport: config.transport.mapValues { Routing.Hop(host: $0.host, port: $0.port) },
             smarthost: config.relay.smarthost.map { Routing.Hop(host: $0.host, port: $0.port) })

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from conftest import register_log, tls_client_context, unregister_log
 from script_peer import Esmtp, Received, ScriptPeer  # noqa: F401 (Received: for tests)
 
@@ -96,6 +98,18 @@ def port_is_free(host: str, port: int) -> bool:
         return False
     finally:
         s.close()
+
+
+def require_port_25(ip: str, timeout: float = 90.0):
+    """ip:25 must be bindable. Another program on this machine may hold it (or 0.0.0.0:25)
+    for a while, e.g. a `swallow serve` on a default config: wait for it, bounded."""
+    deadline = time.monotonic() + timeout
+    while not port_is_free(ip, 25):
+        if time.monotonic() > deadline:
+            holders = subprocess.run(["ss", "-ltnp", "sport = :25"], capture_output=True,
+                                     text=True).stdout
+            pytest.fail(f"{ip}:25 stayed in use for {timeout}s; these tests need it:\n{holders}")
+        time.sleep(0.5)
 
 
 def closed_port() -> int:

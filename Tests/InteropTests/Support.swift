@@ -62,7 +62,7 @@ enum Run {
                 process.waitUntilExit()
                 continuation.resume(returning: Output(status: process.terminationStatus,
                                                       stdout: String(decoding: outBox.data, as: UTF8.self),
-                                                      stderr: String(decoding: errData ?? Data(), as: UTF8.self)))
+                                                      stderr: String(decoding: errData, as: UTF8.self)))
             }.start()
         }
     }

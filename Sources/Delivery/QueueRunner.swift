@@ -4,11 +4,13 @@ import MailAuth
 import MailCore
 import MailQueue
 import MailStore
+import SMTPProtocol
 import Synchronization
 
 /// The queue manager (Postfix's qmgr is the model): takes due messages from the durable queue,
 /// routes each recipient's domain, delivers recipients for the same destination in one SMTP
 /// transaction, retries temporary failures with exponential backoff and bounces the rest.
+/// Recipients in our own domains (bounces to local senders) go to local delivery.
 public final class QueueRunner: Sendable {
     public struct Configuration: Sendable {
         /// First retry delay; doubles per attempt up to `maximumBackoff` (Postfix: 300 s / 4000 s).
@@ -26,8 +28,13 @@ public final class QueueRunner: Sendable {
         public var pollInterval: Duration = .seconds(1)
         /// Our host name: EHLO, Reporting-MTA of bounces.
         public var hostname: String
+        /// This host, to recognise a next hop that would send the mail back to us.
+        public var myself: LocalHost
 
-        public init(hostname: String) { self.hostname = hostname }
+        public init(hostname: String) {
+            self.hostname = hostname
+            self.myself = LocalHost(hostname: hostname)
+        }
     }
 
     let configuration: Configuration
@@ -45,6 +52,7 @@ public final class QueueRunner: Sendable {
     private struct State {
         var inFlight: Set<QueueID> = []
         var perDestination: [String: Int] = [:]
+        var stopping = false
     }
 
     public init(configuration: Configuration, queue: OutboundQueue, routing: Routing, resolver: any MailHostResolver,
@@ -56,16 +64,20 @@ public final class QueueRunner: Sendable {
         queue.onEnqueue { [wakeup] in wakeup.signal() }
     }
 
-    /// Runs until the task is cancelled; attempts in progress then finish.
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Runs until `stop()`; then returns once the attempts in progress have finished and been
+    /// recorded, so a remote 250 is never forgotten (and the message never sent twice).
     public func run() async {
         await withDiscardingTaskGroup { group in
-            while !Task.isCancelled {
+            while !isStopping {
                 let busy = state.withLock { $0.inFlight.count }
                 let free = configuration.maximumConcurrentMessages - busy
                 if free > 0, let due = try? await queue.due(limit: free + busy) {
                     for message in due {
                         let claimed = state.withLock { s in
-                            s.inFlight.count < configuration.maximumConcurrentMessages && s.inFlight.insert(message.id).inserted
+                            !s.stopping && s.inFlight.count < configuration.maximumConcurrentMessages
+                                && s.inFlight.insert(message.id).inserted
                         }
                         guard claimed else { continue }
                         group.addTask { [self] in
@@ -80,8 +92,12 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// New mail was queued: look at the queue now rather than at the next poll.
-    public func wake() { wakeup.signal() }
+    /// Graceful shutdown: take no new message or next hop; transactions in progress finish
+    /// (each step is bounded by the client's deadlines).
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wakeup.signal()
+    }
 
     /// One delivery attempt for every due recipient of `message`.
     func attempt(_ listed: QueuedMessage) async {
@@ -93,47 +109,82 @@ public final class QueueRunner: Sendable {
         let now = Date()
         let due = message.recipients.filter { $0.state == .pending && $0.nextAttempt <= now }
         guard !due.isEmpty else { return }
-        var byDomain: [String: [QueuedMessage.Recipient]] = [:]
-        for r in due { byDomain[DirectoryAddress.split(r.address)?.domain ?? "", default: []].append(r) }
 
-        var updates: [QueuedMessage.Recipient] = []
-        for (domain, recipients) in byDomain.sorted(by: { $0.key < $1.key }) {
-            let outcomes = await deliver(message, recipients: recipients, domain: domain, logger: log)
-            for r in recipients {
-                var u = r
-                u.attempts += 1
-                let outcome = outcomes[r.address] ?? .temporary("no outcome")
-                switch outcome {
-                case .delivered(let reply):
-                    u.state = .delivered
-                    u.lastError = nil
-                    log.info("delivered", metadata: ["to": "\(r.address)", "reply": "\(reply)"])
-                case .permanent(let why):
-                    u.state = .failed
-                    u.lastError = why
-                    log.warning("bounced", metadata: ["to": "\(r.address)", "reason": "\(why)"])
-                case .temporary(let why):
-                    u.lastError = why
-                    if now.timeIntervalSince(message.arrival) >= configuration.maximumLifetime.seconds {
-                        u.state = .failed
-                        // RFC 3463 X.4.7: delivery time expired.
-                        u.lastError = "4.4.7 gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(why)"
-                        log.warning("expired", metadata: ["to": "\(r.address)", "reason": "\(why)"])
-                    } else {
-                        u.nextAttempt = now.addingTimeInterval(backoff(attempts: u.attempts))
-                        log.info("deferred", metadata: ["to": "\(r.address)", "reason": "\(why)", "attempts": "\(u.attempts)"])
-                    }
-                }
-                updates.append(u)
+        var outcomes: [String: SMTPClient.Outcome] = [:]
+        var forwards: [String] = []
+        var byDomain: [String: [QueuedMessage.Recipient]] = [:]
+        for r in due {
+            switch await resolveLocal(r.address) {
+            case .remote:
+                byDomain[DirectoryAddress.split(r.address)?.domain ?? "", default: []].append(r)
+            case .local(let accounts, let forward):
+                outcomes[r.address] = await deliverLocally(message, to: accounts, logger: log)
+                if case .delivered = outcomes[r.address] { forwards += forward }
+            case .failed(let outcome):
+                outcomes[r.address] = outcome
             }
         }
-        let failed = updates.filter { $0.state == .failed }
-        if !failed.isEmpty { await bounce(message, failed: failed, logger: log) }
-        do {
-            try await queue.record(message.id, updates)
-        } catch {
-            log.error("cannot record delivery results", metadata: ["error": "\(error)"])
+        for (domain, recipients) in byDomain.sorted(by: { $0.key < $1.key }) {
+            outcomes.merge(await deliver(message, recipients: recipients, domain: domain, logger: log)) { _, new in new }
         }
+
+        var updates: [QueuedMessage.Recipient] = []
+        for r in due {
+            // No outcome: not attempted (shutting down); the recipient stays as it was.
+            guard let outcome = outcomes[r.address] else { continue }
+            updates.append(update(r, with: outcome, message: message, now: now, logger: log))
+        }
+        var newMessages: [QueuedMessage] = []
+        if !forwards.isEmpty {
+            newMessages.append(QueuedMessage(id: QueueID.make(), sender: message.sender,
+                                             recipients: forwards.map { QueuedMessage.Recipient(address: $0) },
+                                             bytes: message.bytes))
+        }
+        let bounce = bounce(message, failed: updates.filter { $0.state == .failed }, logger: log)
+        if let bounce { newMessages.append(bounce) }
+        // Recorded in a task of its own: a cancelled attempt (a second signal) must still write
+        // down what the remote host answered. The bounce is queued in the same transaction, so
+        // it exists exactly when the failure it reports is recorded.
+        let queue = self.queue
+        let id = message.id
+        let recorded = await Task { try await queue.record(id, updates, enqueue: newMessages) }.result
+        switch recorded {
+        case .success:
+            if let bounce {
+                log.info("bounce sent", metadata: ["to": "\(LogSafe.escape(message.sender))", "bounce_id": "\(bounce.id)"])
+            }
+        case .failure(let error):
+            log.error("cannot record delivery results", metadata: ["error": "\(LogSafe.escape("\(error)"))"])
+        }
+    }
+
+    private func update(_ r: QueuedMessage.Recipient, with outcome: SMTPClient.Outcome, message: QueuedMessage,
+                        now: Date, logger log: Logger) -> QueuedMessage.Recipient {
+        var u = r
+        u.attempts += 1
+        switch outcome {
+        case .delivered(let reply):
+            u.state = .delivered
+            u.lastError = nil
+            log.info("delivered", metadata: ["to": "\(LogSafe.escape(r.address))", "reply": "\(LogSafe.escape(reply.description))"])
+        case .permanent(let why):
+            u.state = .failed
+            u.lastError = LogSafe.escape(why)
+            log.warning("bounced", metadata: ["to": "\(LogSafe.escape(r.address))", "reason": "\(LogSafe.escape(why))"])
+        case .temporary(let why):
+            u.lastError = LogSafe.escape(why)
+            if now.timeIntervalSince(message.arrival) >= configuration.maximumLifetime.seconds {
+                u.state = .failed
+                // RFC 3463 X.4.7: delivery time expired.
+                u.lastError = "4.4.7 gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(LogSafe.escape(why))"
+                log.warning("expired", metadata: ["to": "\(LogSafe.escape(r.address))", "reason": "\(LogSafe.escape(why))"])
+            } else {
+                u.nextAttempt = now.addingTimeInterval(backoff(attempts: u.attempts))
+                log.info("deferred", metadata: ["to": "\(LogSafe.escape(r.address))", "reason": "\(LogSafe.escape(why))",
+                                                "attempts": "\(u.attempts)"])
+            }
+        }
+        return u
     }
 
     /// RFC 5321 §4.5.4.1: retries back off; we double from the minimum up to the maximum.
@@ -143,42 +194,86 @@ public final class QueueRunner: Sendable {
         return min(base * factor, configuration.maximumBackoff.seconds)
     }
 
+    private enum LocalResolution {
+        case remote
+        case local(accounts: [Account], forward: [String])
+        case failed(SMTPClient.Outcome)
+    }
+
+    private func resolveLocal(_ address: String) async -> LocalResolution {
+        do {
+            switch try await directory.resolve(recipient: address) {
+            case .notLocal: return .remote
+            case .unknownUser: return .failed(.permanent("5.1.1 <\(address)>: no such user here"))
+            case .deliver(let accounts, let forward): return .local(accounts: accounts, forward: forward)
+            }
+        } catch {
+            return .failed(.temporary("4.3.0 cannot look up <\(address)>: \(error)"))
+        }
+    }
+
+    /// Local delivery of a queued message (a bounce to a local sender). Any failed copy makes
+    /// the recipient wait for a retry; copies that succeeded may then be delivered again.
+    private func deliverLocally(_ message: QueuedMessage, to accounts: [Account], logger: Logger) async -> SMTPClient.Outcome {
+        let results = await localDelivery.deliver(message.bytes, sender: message.sender, to: accounts,
+                                                  internalDate: InternalDate(seconds: Int64(Date().timeIntervalSince1970)),
+                                                  logger: logger)
+        for (account, outcome) in results {
+            if case .failed(let error) = outcome { return .temporary("4.3.0 local delivery to \(account.address) failed: \(error)") }
+        }
+        return .delivered(SMTPReply(code: 250, enhanced: EnhancedStatus(2, 0, 0), "delivered locally"))
+    }
+
     /// Delivers to one destination domain: its hosts in order, until every recipient has a
     /// definite answer or the hosts run out.
     func deliver(_ message: QueuedMessage, recipients: [QueuedMessage.Recipient], domain: String,
                  logger: Logger) async -> [String: SMTPClient.Outcome] {
         var outcomes: [String: SMTPClient.Outcome] = [:]
+        func all(_ outcome: SMTPClient.Outcome) -> [String: SMTPClient.Outcome] {
+            Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) })
+        }
+        // RFC 3463 X.4.6 routing loop; Postfix's words.
+        let loop = SMTPClient.Outcome.permanent("5.4.6 mail for \(domain) loops back to myself")
         let route = routing.route(for: domain)
         var hops: [(name: String, host: String, port: Int)] = []
         var client = self.client
         switch route {
-        case .transport(let hop):
+        case .transport(let hop), .smarthost(let hop):
+            if configuration.myself.isMyself(host: hop.host, port: hop.port) { return all(loop) }
             hops = [(hop.host, hop.host, hop.port)]
-        case .smarthost(let hop):
-            hops = [(hop.host, hop.host, hop.port)]
-            client = smarthostClient ?? client
+            if case .smarthost = route { client = smarthostClient ?? client }
         case .mx(let domain):
             switch await resolver.mailHosts(for: domain) {
             case .nullMX:
-                for r in recipients { outcomes[r.address] = .permanent("5.1.10 \(domain) accepts no mail (null MX, RFC 7505)") }
-                return outcomes
+                return all(.permanent("5.1.10 \(domain) accepts no mail (null MX, RFC 7505)"))
             case .permanent(let why):
-                for r in recipients { outcomes[r.address] = .permanent("5.1.2 \(domain): \(why)") }
-                return outcomes
+                return all(.permanent("5.1.2 \(domain): \(why)"))
             case .temporary(let why):
-                for r in recipients { outcomes[r.address] = .temporary("4.4.3 \(domain): \(why)") }
-                return outcomes
+                return all(.temporary("4.4.3 \(domain): \(why)"))
             case .hosts(let hosts):
-                for h in hosts { for a in h.addresses { hops.append((h.name, a, 25)) } }
+                // RFC 5321 §5.1: when this host is one of the MX hosts, only more preferred
+                // ones may be used; when it is the best, the mail would come straight back.
+                var usable = hosts
+                if let mine = hosts.filter({ configuration.myself.isMyself(mailHost: $0) }).map(\.preference).min() {
+                    usable = hosts.filter { $0.preference < mine }
+                    if usable.isEmpty { return all(loop) }
+                }
+                for h in usable { for a in h.addresses { hops.append((h.name, a, 25)) } }
             }
         }
-        logger.info("routing", metadata: ["domain": "\(domain)", "route": "\(route)", "hops": "\(hops.map { "\($0.name)[\($0.host)]:\($0.port)" })"])
+        logger.info("routing", metadata: ["domain": "\(LogSafe.escape(domain))", "route": "\(LogSafe.escape(route.description))",
+                                          "hops": "\(LogSafe.escape(hops.map { "\($0.name)[\($0.host)]:\($0.port)" }.description))"])
         // Wait for a slot to this destination rather than counting a busy destination as a
         // failed attempt.
-        while !acquire(domain) { try? await Task.sleep(for: .milliseconds(20)) }
+        while !acquire(domain) {
+            if isStopping { return [:] }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         defer { release(domain) }
         var remaining = recipients.map(\.address)
         for hop in hops where !remaining.isEmpty {
+            // Shutting down: the transaction in progress finishes, no other starts.
+            if isStopping { break }
             let envelope = SMTPClient.Envelope(
                 sender: message.sender, recipients: remaining, message: message.bytes, needsSMTPUTF8: message.smtputf8,
                 eightBit: message.eightBit, binary: message.binary, envelopeID: message.envelopeID,
@@ -187,15 +282,13 @@ public final class QueueRunner: Sendable {
                 originalRecipients: Dictionary(recipients.compactMap { r in r.originalRecipient.map { (r.address, $0) } },
                                                uniquingKeysWith: { a, _ in a }))
             let result = await client.send(envelope, host: hop.host, port: hop.port, serverName: hop.name, logger: logger)
-            logger.debug("attempt", metadata: ["host": "\(hop.name)[\(hop.host)]:\(hop.port)", "tls": "\(result.usedTLS)",
-                                                "transcript": "\(result.transcript)"])
+            logger.debug("attempt", metadata: ["host": "\(LogSafe.escape("\(hop.name)[\(hop.host)]:\(hop.port)"))",
+                                                "tls": "\(result.usedTLS)", "transcript": "\(LogSafe.escape(result.transcript.description))"])
             for (recipient, outcome) in result.outcomes { outcomes[recipient] = outcome }
             // RFC 5321 §5.1: try the next host only for what this one deferred.
             remaining = result.outcomes.filter { $0.outcome.isTemporary }.map(\.recipient)
         }
-        if hops.isEmpty {
-            for r in recipients { outcomes[r.address] = .temporary("4.4.4 no hosts for \(domain)") }
-        }
+        if hops.isEmpty { return all(.temporary("4.4.4 no hosts for \(domain)")) }
         return outcomes
     }
 
@@ -212,18 +305,20 @@ public final class QueueRunner: Sendable {
         state.withLock { s in s.perDestination[domain, default: 1] -= 1 }
     }
 
-    /// RFC 3464 report to the sender; never for the null sender (RFC 5321 §6.1), and not for
-    /// recipients that asked for no failure notices (RFC 3461 NOTIFY).
-    func bounce(_ message: QueuedMessage, failed: [QueuedMessage.Recipient], logger: Logger) async {
+    /// RFC 3464 report to the sender, queued with the null sender; never for the null sender
+    /// (RFC 5321 §6.1), and not for recipients that asked for no failure notices (RFC 3461
+    /// NOTIFY).
+    func bounce(_ message: QueuedMessage, failed: [QueuedMessage.Recipient], logger: Logger) -> QueuedMessage? {
+        guard !failed.isEmpty else { return nil }
         guard !message.sender.isEmpty else {
             logger.info("no bounce for the null sender")
-            return
+            return nil
         }
         let notify = failed.filter { r in
             guard let n = r.notify?.uppercased() else { return true }
             return n.contains("FAILURE")
         }
-        guard !notify.isEmpty else { return }
+        guard !notify.isEmpty else { return nil }
         let report = DeliveryStatusNotification(
             reportingMTA: configuration.hostname, to: message.sender, envelopeID: message.envelopeID, arrival: message.arrival,
             recipients: notify.map { r in
@@ -232,24 +327,8 @@ public final class QueueRunner: Sendable {
                     status: DeliveryStatusNotification.status(from: r.lastError ?? "", permanent: true), diagnostic: r.lastError)
             },
             original: message.bytes, returnFull: message.returnFull)
-        let bytes = report.message()
-        do {
-            if case .deliver(let accounts, let forward) = try await directory.resolve(recipient: message.sender) {
-                _ = await localDelivery.deliver(bytes, sender: "", to: accounts,
-                                                internalDate: InternalDate(seconds: Int64(Date().timeIntervalSince1970)), logger: logger)
-                if !forward.isEmpty { try await enqueueBounce(bytes, to: forward) }
-            } else {
-                try await enqueueBounce(bytes, to: [message.sender])
-            }
-            logger.info("bounce sent", metadata: ["to": "\(message.sender)"])
-        } catch {
-            logger.error("cannot send bounce", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func enqueueBounce(_ bytes: [UInt8], to recipients: [String]) async throws {
-        try await queue.enqueue([QueuedMessage(id: QueueID.make(), sender: "",
-                                               recipients: recipients.map { QueuedMessage.Recipient(address: $0) }, bytes: bytes)])
+        return QueuedMessage(id: QueueID.make(), sender: "", recipients: [QueuedMessage.Recipient(address: message.sender)],
+                             bytes: report.message())
     }
 }
 

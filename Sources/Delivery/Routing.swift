@@ -49,28 +49,32 @@ public struct Routing: Sendable {
     }
 }
 
-/// Mail hosts for a domain, the part of DNS the queue needs (MailDNS implements it).
+/// Mail hosts for a domain, the part of DNS the queue needs (SwallowRuntime's DNSMailHosts
+/// answers it from MailDNS).
 public protocol MailHostResolver: Sendable {
     func mailHosts(for domain: String) async -> MailHostLookup
 }
 
+/// One mail host of a domain with its MX preference (0 for the implicit MX) and addresses.
+public struct MailHost: Sendable, Equatable {
+    public var name: String
+    public var preference: Int
+    public var addresses: [String]
+
+    public init(name: String, preference: Int, addresses: [String]) {
+        self.name = name
+        self.preference = preference
+        self.addresses = addresses
+    }
+}
+
 public enum MailHostLookup: Sendable, Equatable {
-    /// Hosts to try in order (preference order, equal preferences shuffled), each with its
-    /// addresses.
-    case hosts([(name: String, addresses: [String])])
+    /// Hosts to try in order (preference order, equal preferences shuffled).
+    case hosts([MailHost])
     /// RFC 7505 null MX: the domain accepts no mail.
     case nullMX
     /// Permanent failure (NXDOMAIN, no such host): bounce.
     case permanent(String)
     /// Temporary failure (timeout, SERVFAIL): retry later.
     case temporary(String)
-
-    public static func == (a: MailHostLookup, b: MailHostLookup) -> Bool {
-        switch (a, b) {
-        case (.hosts(let x), .hosts(let y)): x.map(\.name) == y.map(\.name) && x.map(\.addresses) == y.map(\.addresses)
-        case (.nullMX, .nullMX): true
-        case (.permanent(let x), .permanent(let y)), (.temporary(let x), .temporary(let y)): x == y
-        default: false
-        }
-    }
 }

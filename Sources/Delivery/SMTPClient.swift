@@ -10,7 +10,8 @@ import SMTPProtocol
 /// EHLO with HELO fallback, opportunistic or required STARTTLS (RFC 3207), AUTH PLAIN to a
 /// smarthost (RFC 4954), PIPELINING (RFC 2920), SIZE (RFC 1870), SMTPUTF8 (RFC 6531: refused
 /// cleanly when the message needs it and the peer lacks it), CHUNKING (RFC 3030) when offered,
-/// else DATA with dot-stuffing. We never emit a bare CR or LF (DESIGN.md §4).
+/// else DATA with dot-stuffing. We never emit a bare CR or LF (DESIGN.md §4). Every step has a
+/// deadline, so a peer that stops answering or reading cannot hold an attempt.
 public struct SMTPClient: Sendable {
     public enum TLSPolicy: Sendable, Equatable {
         /// Plain SMTP (tests, LMTP on loopback).
@@ -25,11 +26,16 @@ public struct SMTPClient: Sendable {
     public struct Configuration: Sendable {
         public var heloName: String
         public var tls: TLSPolicy = .opportunistic(verify: false)
+        /// What a verified certificate must chain to: the system's roots unless configured.
+        public var trustRoots: NIOSSLTrustRoots = .default
         /// AUTH PLAIN credentials for a smarthost; only ever sent over TLS.
         public var credentials: (user: String, password: String)?
-        /// RFC 5321 §4.5.3.2 timeouts, shortened for connecting.
+        /// Establishing the TCP connection (Postfix's smtp_connect_timeout).
         public var connectTimeout: Duration = .seconds(30)
+        /// Each reply, and each write of the message making progress (RFC 5321 §4.5.3.2: at
+        /// least 5 minutes for replies, 3 minutes per data block).
         public var commandTimeout: Duration = .seconds(300)
+        /// The reply to the end of the message (RFC 5321 §4.5.3.2.6: 10 minutes).
         public var dataTimeout: Duration = .seconds(600)
 
         public init(heloName: String) { self.heloName = heloName }
@@ -81,8 +87,10 @@ public struct SMTPClient: Sendable {
     public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.group = group
+        let roots = configuration.trustRoots
         self.tlsContext = { verify in
             var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = roots
             if !verify { tls.certificateVerification = .none }
             tls.minimumTLSVersion = .tlsv12
             return try NIOSSLContext(configuration: tls)
@@ -95,17 +103,20 @@ public struct SMTPClient: Sendable {
         var session = ClientSession(envelope: envelope, configuration: configuration, serverName: serverName ?? host, logger: logger)
         do {
             let channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000))
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(PlaintextCounter())
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
             try await channel.executeThenClose { inbound, outbound in
                 var connection = Connection(channel: channel.channel, inbound: inbound.makeAsyncIterator(), outbound: outbound)
                 try await session.run(&connection, tlsContext: tlsContext)
             }
+        } catch ChannelError.connectTimeout {
+            session.failRemaining("\(host):\(port): \(DeadlineExceeded(step: "connecting", limit: configuration.connectTimeout))")
         } catch {
             session.failRemaining("\(host):\(port): \(error)")
         }
@@ -113,33 +124,62 @@ public struct SMTPClient: Sendable {
     }
 }
 
-/// The replies and writes of one client connection, with a watchdog that closes the channel
-/// when the server does not answer in time (which ends the read with an error).
+/// A step of the transaction did not finish in time.
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    let step: String
+    let limit: Duration
+    var description: String { "timeout after \(limit.components.seconds) s \(step)" }
+}
+
+/// The replies and writes of one client connection, each under a deadline. When a deadline
+/// passes, the channel is closed, which ends the read or write in progress; the error then
+/// says which step timed out rather than that the connection closed.
 struct Connection {
     let channel: any Channel
     var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     var parser = SMTPReplyParser()
     var pending: [UInt8] = []
-
-    struct Timeout: Error, CustomStringConvertible {
-        var description: String { "timed out waiting for the server" }
-    }
+    /// Bytes taken from the inbound stream so far (see `startTLS`).
+    private(set) var received = 0
 
     struct Closed: Error, CustomStringConvertible {
         var description: String { "connection closed by the server" }
     }
 
-    mutating func send(_ bytes: [UInt8]) async throws {
-        try await outbound.write(ByteBuffer(bytes: bytes))
+    /// RFC 3207 §4.2 (and the "STARTTLS response injection" attacks): bytes the server sent
+    /// after its 220 but before the handshake are not protected, and must not be read as if
+    /// they were.
+    struct DataBeforeTLS: Error, CustomStringConvertible {
+        let bytes: Int
+        var description: String { "STARTTLS: the server sent \(bytes) bytes after its 220 reply, before TLS; not trusting them" }
     }
 
-    mutating func reply(timeout: Duration) async throws -> SMTPReply {
-        let channel = self.channel
-        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
-            channel.close(promise: nil)
+    /// Largest single write of the message: each must make progress within the command timeout.
+    static let dataChunkSize = 64 * 1024
+
+    mutating func send(_ bytes: [UInt8], within limit: Duration, _ step: String) async throws {
+        try await withDeadline(limit, step) { connection in
+            try await connection.outbound.write(ByteBuffer(bytes: bytes))
         }
-        defer { watchdog.cancel() }
+    }
+
+    /// The message, chunk by chunk: a peer that stops reading stalls a chunk, and the chunk's
+    /// deadline ends the attempt (the writer waits while the channel is not writable).
+    mutating func sendData(_ bytes: [UInt8], perChunk limit: Duration) async throws {
+        var start = 0
+        repeat {
+            let end = min(start + Self.dataChunkSize, bytes.count)
+            try await send(Array(bytes[start..<end]), within: limit, "writing the message")
+            start = end
+        } while start < bytes.count
+    }
+
+    mutating func reply(within limit: Duration, _ step: String) async throws -> SMTPReply {
+        try await withDeadline(limit, step) { connection in try await connection.nextReply() }
+    }
+
+    private mutating func nextReply() async throws -> SMTPReply {
         while true {
             if !pending.isEmpty {
                 let (result, consumed) = pending.withUnsafeBytes { parser.parse($0) }
@@ -151,7 +191,56 @@ struct Connection {
                 }
             }
             guard let chunk = try await inbound.next() else { throw Closed() }
+            received += chunk.readableBytes
             pending.append(contentsOf: chunk.readableBytesView)
         }
+    }
+
+    /// Puts TLS under the connection after the server's 220 to STARTTLS. Fails when anything
+    /// else arrived in plaintext: left over after the 220, or already queued in the stream
+    /// (counted in the pipeline, in the same event loop turn that adds the TLS handler).
+    mutating func startTLS(context: NIOSSLContext, serverHostname: String?) async throws {
+        guard pending.isEmpty else { throw DataBeforeTLS(bytes: pending.count) }
+        let channel = self.channel
+        let plaintext = try await channel.eventLoop.submit {
+            let handler = try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
+            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            return try channel.pipeline.syncOperations.handler(type: PlaintextCounter.self).bytes
+        }.get()
+        guard plaintext == received else { throw DataBeforeTLS(bytes: plaintext - received) }
+    }
+
+    private mutating func withDeadline<T>(_ limit: Duration, _ step: String,
+                                          _ body: (inout Connection) async throws -> T) async throws -> T {
+        let channel = self.channel
+        // Set and read on the event loop only (nil: not expired).
+        let expired = NIOLoopBoundBox.makeEmptyBox(valueType: Bool.self, eventLoop: channel.eventLoop)
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) {
+            expired.value = true
+            channel.close(promise: nil)
+        }
+        do {
+            let value = try await body(&self)
+            timer.cancel()
+            return value
+        } catch {
+            timer.cancel()
+            let timedOut = try? await channel.eventLoop.submit { expired.value }.get()
+            if timedOut == true { throw DeadlineExceeded(step: step, limit: limit) }
+            throw error
+        }
+    }
+}
+
+/// Counts the bytes that reach the stream; read when the TLS handler goes in front of it, it
+/// says how many arrived in plaintext.
+final class PlaintextCounter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private(set) var bytes = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytes += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
     }
 }

@@ -47,36 +47,30 @@ struct ClientSession {
 
     private mutating func command(_ c: SMTPCommand, _ connection: inout Connection) async throws -> SMTPReply {
         guard let bytes = c.encoded else { throw SMTPEncodingError.controlCharacterInArgument(c.verb) }
-        try await connection.send(bytes)
-        let reply = try await connection.reply(timeout: configuration.commandTimeout)
+        try await connection.send(bytes, within: configuration.commandTimeout, "sending \(c.verb)")
+        let reply = try await connection.reply(within: configuration.commandTimeout, "waiting for the reply to \(c.verb)")
         transcript.append("\(c.verb) -> \(reply.code)")
         return reply
     }
 
     mutating func run(_ connection: inout Connection, tlsContext: @Sendable (Bool) throws -> NIOSSLContext) async throws {
-        let greeting = try await connection.reply(timeout: configuration.commandTimeout)
+        let greeting = try await connection.reply(within: configuration.commandTimeout, "waiting for the greeting")
         guard greeting.code == 220 else { return failAll(greeting, during: "greeting") }
         guard try await hello(&connection) else { return }
 
-        if has("STARTTLS") || configuration.tls != .none {
-            switch configuration.tls {
-            case .none:
-                break
-            case .opportunistic(let verify), .required(let verify):
-                if has("STARTTLS") {
-                    let reply = try await command(.starttls, &connection)
-                    if reply.code == 220 {
-                        let handler = try NIOSSLClientHandler(context: tlsContext(verify), serverHostname: verify ? serverName : nil)
-                        try await connection.channel.pipeline.addHandler(handler, position: .first).get()
-                        usedTLS = true
-                        // RFC 3207 §4.2: forget what we knew; say EHLO again.
-                        guard try await hello(&connection) else { return }
-                    } else if case .required = configuration.tls {
-                        return failAll(reply, during: "STARTTLS")
-                    }
+        switch configuration.tls {
+        case .none:
+            break
+        case .opportunistic(let verify), .required(let verify):
+            if has("STARTTLS") {
+                let reply = try await command(.starttls, &connection)
+                if reply.code == 220 {
+                    guard try await secure(&connection, context: tlsContext(verify), verify: verify) else { return }
                 } else if case .required = configuration.tls {
-                    return failRemaining("\(serverName) does not offer STARTTLS and TLS is required")
+                    return failAll(reply, during: "STARTTLS")
                 }
+            } else if case .required = configuration.tls {
+                return failRemaining("\(serverName) does not offer STARTTLS and TLS is required")
             }
         }
 
@@ -110,6 +104,24 @@ struct ClientSession {
         }
         try await transaction(&connection)
         _ = try? await command(.quit, &connection)
+    }
+
+    /// The TLS handshake after the server's 220 and EHLO again (RFC 3207 §4.2: forget what we
+    /// knew). With `verify`, the certificate must chain to the trust roots and name the server
+    /// (its IP address when `serverName` is one, which SNI cannot carry); a handshake that fails
+    /// is a temporary failure that says so, and credentials are never sent. False when the
+    /// transaction cannot go on.
+    private mutating func secure(_ connection: inout Connection, context: NIOSSLContext, verify: Bool) async throws -> Bool {
+        let hostname = verify && IPLiteral.canonical(serverName) == nil ? serverName : nil
+        try await connection.startTLS(context: context, serverHostname: hostname)
+        usedTLS = true
+        do {
+            return try await hello(&connection)
+        } catch {
+            let what = verify ? "TLS with \(serverName) not established or its certificate not verified" : "TLS with \(serverName) failed"
+            failRemaining("4.7.5 \(what)\(configuration.credentials == nil ? "" : ", credentials not sent"): \(error)")
+            return false
+        }
     }
 
     /// EHLO, or HELO when EHLO is refused (RFC 5321 §4.1.4). False when the peer refuses both.
@@ -150,9 +162,9 @@ struct ClientSession {
                 guard let bytes = c.encoded else { throw SMTPEncodingError.controlCharacterInArgument(c.verb) }
                 batch += bytes
             }
-            try await connection.send(batch)
+            try await connection.send(batch, within: configuration.commandTimeout, "sending MAIL and RCPT")
             for c in commands {
-                let reply = try await connection.reply(timeout: configuration.commandTimeout)
+                let reply = try await connection.reply(within: configuration.commandTimeout, "waiting for the reply to \(c.verb)")
                 transcript.append("\(c.verb) -> \(reply.code)")
                 replies.append(reply)
             }
@@ -181,10 +193,9 @@ struct ClientSession {
         let final: SMTPReply
         if has("CHUNKING") {
             // RFC 3030: the message as one binary-safe chunk, no dot-stuffing.
-            var bytes = SMTPCommand.bdat(size: wire.count, last: true).encoded ?? []
-            bytes += wire
-            try await connection.send(bytes)
-            final = try await connection.reply(timeout: configuration.dataTimeout)
+            try await connection.sendData((SMTPCommand.bdat(size: wire.count, last: true).encoded ?? []) + wire,
+                                          perChunk: configuration.commandTimeout)
+            final = try await connection.reply(within: configuration.dataTimeout, "waiting for the reply to BDAT LAST")
             transcript.append("BDAT -> \(final.code)")
         } else {
             let go = try await command(.data, &connection)
@@ -192,8 +203,8 @@ struct ClientSession {
                 for r in accepted { outcomes.append((r, go.isPermanentFailure ? .permanent("DATA: \(go)") : .temporary("DATA: \(go)"))) }
                 return
             }
-            try await connection.send(try DataEncoder.stuff(wire))
-            final = try await connection.reply(timeout: configuration.dataTimeout)
+            try await connection.sendData(try DataEncoder.stuff(wire), perChunk: configuration.commandTimeout)
+            final = try await connection.reply(within: configuration.dataTimeout, "waiting for the reply to the end of data")
             transcript.append("DATA end -> \(final.code)")
         }
         for r in accepted {

@@ -29,6 +29,7 @@ public struct DeliveryStatusNotification: Sendable {
     public var reportingMTA: String
     /// Who gets the report: the original envelope sender.
     public var to: String
+    /// RFC 3461 ENVID as the submitter meant it (xtext already decoded); written back as xtext.
     public var envelopeID: String?
     public var arrival: Date
     public var recipients: [Recipient]
@@ -65,13 +66,15 @@ public struct DeliveryStatusNotification: Sendable {
         text += delayed ? "Your message has not been delivered yet; the mail system will keep trying.\r\n\r\n"
             : "Your message could not be delivered to one or more recipients.\r\n\r\n"
         for r in recipients {
-            text += "<\(r.address)>: \(r.diagnostic ?? r.status)\r\n"
+            text += "<\(r.address)>: \(Self.oneLine(r.diagnostic ?? r.status))\r\n"
         }
         text += "\r\n--\(boundary)\r\n"
         text += "Content-Type: message/delivery-status\r\n"
         text += "Content-Description: Delivery report\r\n\r\n"
         // RFC 3464 §2.2: per-message fields, then a blank line before each per-recipient group.
-        if let envelopeID { text += "Original-Envelope-Id: \(envelopeID)\r\n" }
+        // RFC 3464 §2.2.1: the envelope identifier as it was given, in xtext (RFC 3461 §4).
+        // Decoded, it may hold CR LF, which would start a header line of its own.
+        if let envelopeID { text += "Original-Envelope-Id: \(Self.xtext(envelopeID))\r\n" }
         text += "Reporting-MTA: dns; \(reportingMTA)\r\n"
         text += "Arrival-Date: \(RFC5322Date.format(arrival, offsetSeconds: 0))\r\n"
         for r in recipients {
@@ -100,14 +103,24 @@ public struct DeliveryStatusNotification: Sendable {
         return bytes
     }
 
-    /// Diagnostic text from a server reply on one header line.
+    /// Diagnostic text from a server reply on one header line: line breaks of a multi-line
+    /// reply become spaces, any other control character a visible escape (`LogSafe`).
     static func oneLine(_ s: String) -> String {
-        // Scalars, not Characters: "\r\n" is one Character and would slip through.
-        var out = String.UnicodeScalarView()
+        var joined = String.UnicodeScalarView()
         for scalar in s.unicodeScalars.prefix(900) {
-            out.append(scalar == "\r" || scalar == "\n" ? " " : scalar)
+            joined.append(scalar == "\r" || scalar == "\n" ? " " : scalar)
         }
-        return String(out)
+        return LogSafe.escape(String(joined))
+    }
+
+    /// RFC 3461 §4 xtext: "+", "=" and every byte outside "!"..."~" as "+" and two hex digits.
+    static func xtext(_ value: String) -> String {
+        var out = ""
+        for byte in value.utf8 {
+            let plain = (0x21...0x7E).contains(byte) && byte != UInt8(ascii: "+") && byte != UInt8(ascii: "=")
+            out += plain ? String(UnicodeScalar(byte)) : "+" + String(format: "%02X", byte)
+        }
+        return out
     }
 
     /// The RFC 3463 status in a reply text (e.g. "550 5.1.1 User unknown" -> "5.1.1"), or a

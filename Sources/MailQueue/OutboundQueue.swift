@@ -3,7 +3,8 @@ import GRDB
 import SQLiteSupport
 import Synchronization
 
-/// A message waiting for remote delivery, with per-recipient state (DESIGN.md §1 durable queue).
+/// A message waiting for delivery by the queue (remote recipients, and bounces), with
+/// per-recipient state (DESIGN.md §1 durable queue).
 public struct QueuedMessage: Sendable, Equatable {
     public struct Recipient: Sendable, Equatable {
         public enum State: Int, Sendable {
@@ -80,7 +81,8 @@ public final class OutboundQueue: Sendable {
     public func synchronousLevel() throws -> Int { try DurablePool.writerSynchronousLevel(pool) }
     private let observers = Mutex<[@Sendable () -> Void]>([])
 
-    /// Called after every durable enqueue (the queue runner wakes up instead of polling).
+    /// Called after every durable enqueue, bounces queued by `record` too (the queue runner
+    /// wakes up instead of polling).
     public func onEnqueue(_ observer: @escaping @Sendable () -> Void) {
         observers.withLock { $0.append(observer) }
     }
@@ -128,23 +130,29 @@ public final class OutboundQueue: Sendable {
         guard !messages.isEmpty else { return }
         do {
             try await pool.write { db in
-                for m in messages {
-                    try db.execute(sql: """
-                        INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit, binary)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [m.id.rawValue, m.sender, m.arrival.timeIntervalSince1970, Data(m.bytes), m.envelopeID,
-                                         m.returnFull, m.smtputf8, m.eightBit, m.binary])
-                    for r in m.recipients {
-                        try db.execute(sql: """
-                            INSERT OR IGNORE INTO queue_recipient (message_id, address, orcpt, notify, state, attempts, next_attempt, last_error)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                            """, arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue, r.attempts,
-                                             r.nextAttempt.timeIntervalSince1970, r.lastError])
-                    }
-                }
+                for m in messages { try Self.insert(m, db) }
             }
         } catch { throw Self.map(error) }
+        notifyEnqueued()
+    }
+
+    private func notifyEnqueued() {
         for observer in observers.withLock({ $0 }) { observer() }
+    }
+
+    private static func insert(_ m: QueuedMessage, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit, binary)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [m.id.rawValue, m.sender, m.arrival.timeIntervalSince1970, Data(m.bytes), m.envelopeID,
+                             m.returnFull, m.smtputf8, m.eightBit, m.binary])
+        for r in m.recipients {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO queue_recipient (message_id, address, orcpt, notify, state, attempts, next_attempt, last_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue, r.attempts,
+                                 r.nextAttempt.timeIntervalSince1970, r.lastError])
+        }
     }
 
     public func list() async throws(QueueError) -> [QueueSummary] {
@@ -217,19 +225,12 @@ public final class OutboundQueue: Sendable {
         return result
     }
 
-    /// The earliest next attempt of any pending recipient.
-    public func nextDue() async throws(QueueError) -> Date? {
-        do {
-            return try await pool.read { db in
-                try Double.fetchOne(db, sql: "SELECT min(next_attempt) FROM queue_recipient WHERE state = 0")
-                    .map { Date(timeIntervalSince1970: $0) }
-            }
-        } catch { throw Self.map(error) }
-    }
-
-    /// Records attempt results; a message whose recipients are all done leaves the queue, in the
-    /// same transaction (it is "sent twice" only if we crash between the remote 250 and this).
-    public func record(_ id: QueueID, _ updates: [QueuedMessage.Recipient]) async throws(QueueError) {
+    /// Records attempt results and queues what they produced (a bounce, copies for forwarding
+    /// aliases) in the same transaction, so a failure is recorded exactly when its bounce
+    /// exists. A message whose recipients are all done leaves the queue in that transaction too
+    /// (it is "sent twice" only if we crash between the remote 250 and this).
+    public func record(_ id: QueueID, _ updates: [QueuedMessage.Recipient], enqueue messages: [QueuedMessage] = [])
+        async throws(QueueError) {
         do {
             try await pool.write { db in
                 for r in updates {
@@ -242,8 +243,10 @@ public final class OutboundQueue: Sendable {
                 let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND state = 0",
                                                arguments: [id.rawValue]) ?? 0
                 if pending == 0 { try db.execute(sql: "DELETE FROM queue_message WHERE id = ?", arguments: [id.rawValue]) }
+                for m in messages { try Self.insert(m, db) }
             }
         } catch { throw Self.map(error) }
+        if !messages.isEmpty { notifyEnqueued() }
     }
 
     static func recipient(_ row: Row) -> QueuedMessage.Recipient {

@@ -90,9 +90,12 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Relay: Sendable, Equatable {
         public var trustedNetworks: [CIDRNetwork] = [CIDRNetwork("127.0.0.0/8")!, CIDRNetwork("::1/128")!]
         public var smarthost: HostPort?
-        /// AUTH PLAIN credentials for the smarthost, sent only over TLS.
+        /// AUTH PLAIN credentials for the smarthost, sent only over TLS whose certificate verifies.
         public var smarthostUser = ""
         public var smarthostPassword = ""
+        /// PEM CA certificates that verify the smarthost ("" = the system's roots), relative to
+        /// data_dir.
+        public var smarthostCAFile = ""
     }
 
     public struct DNS: Sendable, Equatable {
@@ -101,11 +104,16 @@ public struct SwallowConfiguration: Sendable, Equatable {
     }
 
     /// Outbound queue timing (Postfix: minimal_backoff_time, maximal_backoff_time,
-    /// maximal_queue_lifetime), in seconds.
+    /// maximal_queue_lifetime, smtp_*_timeout), in seconds.
     public struct Queue: Sendable, Equatable {
         public var minBackoff = 300
         public var maxBackoff = 4 * 3600
         public var maxLifetime = 5 * 24 * 3600
+        /// Connecting (at most 30 s), each reply, and each write of the message making progress
+        /// (RFC 5321 §4.5.3.2).
+        public var commandTimeout = 300
+        /// The reply to the end of the message (RFC 5321 §4.5.3.2.6).
+        public var dataTimeout = 600
     }
 
     public enum Backend: String, Sendable, Equatable {
@@ -149,6 +157,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var databasePath: String { dataFile("swallow.sqlite") }
     public var certificatePath: String { dataFile(tls.certificate) }
     public var privateKeyPath: String { dataFile(tls.privateKey) }
+    /// nil: verify the smarthost with the system's roots.
+    public var smarthostCAPath: String? { relay.smarthostCAFile.isEmpty ? nil : dataFile(relay.smarthostCAFile) }
 }
 
 /// A configuration problem: one line naming the file and the key (DESIGN.md §4, issue 2).

@@ -101,9 +101,11 @@ extension SwallowConfiguration {
                 throw reader.error("limits.\(key)", "must be at least \(floor)")
             }
         }
-        if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost", "smarthost_user", "smarthost_password"]) {
+        if let relay = try reader.section(table, "relay", allowed: ["trusted_networks", "smarthost", "smarthost_user", "smarthost_password",
+                                                                    "smarthost_ca_file"]) {
             if let v = try reader.string(relay, "relay", "smarthost_user") { config.relay.smarthostUser = v }
             if let v = try reader.string(relay, "relay", "smarthost_password") { config.relay.smarthostPassword = v }
+            if let v = try reader.string(relay, "relay", "smarthost_ca_file") { config.relay.smarthostCAFile = v }
             if let nets = try reader.stringArray(relay, "relay", "trusted_networks") {
                 config.relay.trustedNetworks = try nets.map { (s: String) throws(ConfigurationError) -> CIDRNetwork in
                     guard let n = CIDRNetwork(s) else { throw reader.error("relay.trusted_networks", "'\(s)' is not a valid CIDR network") }
@@ -135,9 +137,12 @@ extension SwallowConfiguration {
                 config.transport[key.lowercased()] = hp
             }
         }
-        if let queue = try reader.section(table, "queue", allowed: ["min_backoff", "max_backoff", "max_lifetime"]) {
-            for (key, path) in [("min_backoff", \SwallowConfiguration.Queue.minBackoff), ("max_backoff", \.maxBackoff),
-                                ("max_lifetime", \.maxLifetime)] {
+        let queueKeys: [(String, WritableKeyPath<SwallowConfiguration.Queue, Int>)] = [
+            ("min_backoff", \.minBackoff), ("max_backoff", \.maxBackoff), ("max_lifetime", \.maxLifetime),
+            ("command_timeout", \.commandTimeout), ("data_timeout", \.dataTimeout),
+        ]
+        if let queue = try reader.section(table, "queue", allowed: Set(queueKeys.map(\.0))) {
+            for (key, path) in queueKeys {
                 guard let value = queue[key] else { continue }
                 guard let seconds = value.int, seconds > 0 else { throw reader.error("queue.\(key)", "must be a positive number of seconds") }
                 config.queue[keyPath: path] = seconds

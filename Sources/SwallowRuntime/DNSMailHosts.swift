@@ -13,26 +13,26 @@ struct DNSMailHosts: MailHostResolver {
         } catch {
             return error.isTemporary ? .temporary("\(error)") : .permanent("\(error)")
         }
-        let names: [String]
+        let names: [(name: String, preference: Int)]
         switch mx {
         case .nullMX:
             return .nullMX
         case .noMX(let implicit):
-            names = implicit
+            names = implicit.map { ($0, 0) }
         case .hosts(let hosts):
             // Shuffle within each preference so load spreads across equal hosts.
-            var ordered: [String] = []
+            var ordered: [(String, Int)] = []
             for preference in Set(hosts.map(\.preference)).sorted() {
-                ordered += hosts.filter { $0.preference == preference }.map(\.host).shuffled()
+                ordered += hosts.filter { $0.preference == preference }.map { ($0.host, Int(preference)) }.shuffled()
             }
             names = ordered
         }
-        var result: [(name: String, addresses: [String])] = []
+        var result: [MailHost] = []
         var lastError: DNSError?
-        for name in names {
+        for (name, preference) in names {
             do {
                 let addresses = try await resolver.addresses(name)
-                result.append((name, addresses.map(\.description)))
+                result.append(MailHost(name: name, preference: preference, addresses: addresses.map(\.description)))
             } catch {
                 lastError = error
             }

@@ -99,10 +99,12 @@ public enum DataDirectory {
             [dns]
             nameservers = []                   # "ip:port"; empty = /etc/resolv.conf
 
-            [queue]                            # outbound retries, in seconds
+            [queue]                            # outbound retries and deadlines, in seconds
             min_backoff = 300                  # first retry; doubles per attempt
             max_backoff = 14400
             max_lifetime = 432000              # bounce after 5 days
+            command_timeout = 300              # each reply, each write of the message
+            data_timeout = 600                 # the reply to the end of the message
 
             [transport]                        # per-domain next hop, like Postfix transport_maps
             # "example.net" = "127.0.0.1:2526"

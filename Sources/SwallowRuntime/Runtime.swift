@@ -21,6 +21,8 @@ public struct Runtime: Sendable {
     let logger: Logger
 
     public init(configuration: SwallowConfiguration, logger: Logger) throws {
+        // Before anything is read or created as root.
+        try PrivilegeDrop.checkOwnership(configuration)
         try DataDirectory.ensureCertificate(configuration)
         self.configuration = configuration
         self.backend = try Backend.open(configuration)
@@ -36,6 +38,7 @@ public struct Runtime: Sendable {
             throw ConfigurationError(file: config.sourcePath, key: "tls.certificate",
                                      message: "cannot load '\(config.certificatePath)' / '\(config.privateKeyPath)': \(error)")
         }
+        let smarthostTrust = try smarthostTrustRoots()
         let queue: OutboundQueue
         do {
             queue = try OutboundQueue(path: config.dataFile("queue.sqlite"))
@@ -62,6 +65,7 @@ public struct Runtime: Sendable {
 
         var services_: [any Service] = []
         var served: Set<String> = []
+        var mxListeners: [SocketAddress] = []
         let smtpRoles: [(SMTPRole, [HostPort])] = [
             (.mx, config.listen.smtp), (.submission, config.listen.submission),
             (.submissions, config.listen.submissions), (.lmtp, config.listen.lmtp),
@@ -83,7 +87,8 @@ public struct Runtime: Sendable {
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
                                                services: services, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
-            try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
+            let bound = try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
+            if role == .mx { mxListeners = bound }
             services_.append(listener)
             served.insert(role.rawValue)
         }
@@ -126,11 +131,16 @@ public struct Runtime: Sendable {
             services_.append(listener)
             served.insert(name)
         }
-        try PrivilegeDrop.drop(to: config.server.user, dataDirectory: config.dataDirectory.path)
+        try PrivilegeDrop.drop(to: config.server.user, config: config)
+        if geteuid() == 0 {
+            logger.warning("running as root without server.user: every listener and the queue keep root's privileges; set [server] user")
+        }
         if let store = backend.sqliteStore {
             services_.append(ChangeLogPoller(store: store, logger: logger))
         }
-        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group)))
+        let myself = LocalHost(hostname: config.server.hostname, listeners: mxListeners)
+        services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group, myself: myself,
+                                                              smarthostTrust: smarthostTrust)))
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
         for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
             announce("swallow: \(role) on \(addresses.map(\.description).joined(separator: ", ")): not served by this build yet")
@@ -147,8 +157,9 @@ public struct Runtime: Sendable {
     }
 
     /// Binds before privileges are dropped and says where; a failure names the config key.
+    @discardableResult
     private func bind(_ listener: TCPListener, name: String, addresses: [HostPort],
-                      announce: @Sendable (String) -> Void) async throws {
+                      announce: @Sendable (String) -> Void) async throws -> [SocketAddress] {
         let bound: [SocketAddress]
         do {
             bound = try await listener.bind()
@@ -157,6 +168,7 @@ public struct Runtime: Sendable {
                                      message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
         }
         announce("swallow: \(name) on \(bound.map(Self.describe).joined(separator: ", "))")
+        return bound
     }
 
     static func describe(_ address: SocketAddress) -> String {
@@ -166,9 +178,24 @@ public struct Runtime: Sendable {
 }
 
 extension Runtime {
+    /// `relay.smarthost_ca_file`, read at start (as root, before privileges are dropped), so a
+    /// file that is missing or holds no certificate is a configuration error, not a deferral.
+    func smarthostTrustRoots() throws -> NIOSSLTrustRoots {
+        guard let path = configuration.smarthostCAPath else { return .default }
+        do {
+            let certificates = try NIOSSLCertificate.fromPEMFile(path)
+            guard !certificates.isEmpty else { throw FileIO.Failure(path: path, operation: "read (no certificate)", code: EINVAL) }
+            return .certificates(certificates)
+        } catch {
+            throw ConfigurationError(file: configuration.sourcePath, key: "relay.smarthost_ca_file",
+                                     message: "cannot load CA certificates from '\(path)': \(error)")
+        }
+    }
+
     /// Outbound delivery: routing from `[transport]` and `[relay] smarthost`, MX lookups through
-    /// `[dns] nameservers` (or /etc/resolv.conf), retries from `[queue]`.
-    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup) -> QueueRunner {
+    /// `[dns] nameservers` (or /etc/resolv.conf), retries and deadlines from `[queue]`.
+    func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup, myself: LocalHost,
+                         smarthostTrust: NIOSSLTrustRoots) -> QueueRunner {
         let config = configuration
         var dns = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
         if !config.dns.nameservers.isEmpty {
@@ -180,14 +207,22 @@ extension Runtime {
         queueConfiguration.minimumBackoff = .seconds(config.queue.minBackoff)
         queueConfiguration.maximumBackoff = .seconds(config.queue.maxBackoff)
         queueConfiguration.maximumLifetime = .seconds(config.queue.maxLifetime)
+        queueConfiguration.myself = myself
         let routing = Routing(
             transport: config.transport.mapValues { Routing.Hop(host: $0.host, port: $0.port) },
             smarthost: config.relay.smarthost.map { Routing.Hop(host: $0.host, port: $0.port) })
-        let client = SMTPClient(configuration: SMTPClient.Configuration(heloName: config.server.hostname), group: group)
+        var clientConfiguration = SMTPClient.Configuration(heloName: config.server.hostname)
+        clientConfiguration.commandTimeout = .seconds(config.queue.commandTimeout)
+        clientConfiguration.connectTimeout = min(clientConfiguration.connectTimeout, clientConfiguration.commandTimeout)
+        clientConfiguration.dataTimeout = .seconds(config.queue.dataTimeout)
+        let client = SMTPClient(configuration: clientConfiguration, group: group)
         var smarthost: SMTPClient? = nil
         if !config.relay.smarthostUser.isEmpty {
-            var c = SMTPClient.Configuration(heloName: config.server.hostname)
-            c.tls = .required(verify: false)
+            // AUTH PLAIN carries the password itself (RFC 4616): only to a host whose certificate
+            // proves its name (RFC 6125).
+            var c = clientConfiguration
+            c.tls = .required(verify: true)
+            c.trustRoots = smarthostTrust
             c.credentials = (config.relay.smarthostUser, config.relay.smarthostPassword)
             smarthost = SMTPClient(configuration: c, group: group)
         }
@@ -198,12 +233,16 @@ extension Runtime {
     }
 }
 
-/// The queue runner as a service: cancelled (after in-flight attempts) on shutdown.
+/// The queue runner as a service. Graceful shutdown stops it taking new work, and waits for
+/// the transactions in progress and their records: cancelling them could lose a remote 250
+/// and send the message again after the restart.
 struct QueueService: Service {
     let runner: QueueRunner
     func run() async throws {
-        await cancelWhenGracefulShutdown {
+        await withGracefulShutdownHandler {
             await runner.run()
+        } onGracefulShutdown: {
+            runner.stop()
         }
     }
 }

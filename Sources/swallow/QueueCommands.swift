@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MailCore
 import MailQueue
 import SwallowRuntime
 
@@ -19,11 +20,14 @@ struct QueueCommand: AsyncParsableCommand {
             try await reporting {
                 let entries = try await QueueCommand.open(options).list()
                 let iso = ISO8601DateFormatter()
+                // Addresses and remote replies came from the network: escaped, so none can
+                // repaint the terminal or forge a line of this listing.
                 for e in entries {
-                    say("\(e.id)\t\(e.size)\t\(iso.string(from: e.arrival))\t<\(e.sender)>")
+                    say("\(e.id)\t\(e.size)\t\(iso.string(from: e.arrival))\t<\(LogSafe.escape(e.sender))>")
                     for r in e.recipients {
                         let state = r.state == .pending ? "next attempt \(iso.string(from: r.nextAttempt))" : "\(r.state)"
-                        say("\t<\(r.address)>\tattempts \(r.attempts)\t\(state)\(r.lastError.map { "\t\($0)" } ?? "")")
+                        let why = r.lastError.map { "\t" + LogSafe.escape($0) } ?? ""
+                        say("\t<\(LogSafe.escape(r.address))>\tattempts \(r.attempts)\t\(state)\(why)")
                     }
                 }
                 if entries.isEmpty { say("queue is empty") }

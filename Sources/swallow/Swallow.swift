@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MailCore
 import SwallowRuntime
 
 @main
@@ -55,4 +56,9 @@ extension AsyncParsableCommand {
 
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Something the user should know that did not stop the command: one line on stderr.
+func warn(_ line: String) {
+    FileHandle.standardError.write(Data("swallow: warning: \(LogSafe.escape(line))\n".utf8))
 }

@@ -17,10 +17,11 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let counts = try await MailTransfer(backend: options.backend())
+            let report = try await MailTransfer(backend: options.backend())
                 .importMail(format: transfer.format, user: transfer.user, mailbox: transfer.mailbox, path: transfer.path)
-            for (mailbox, n) in counts { say("imported \(n) messages into \(mailbox)") }
-            if counts.isEmpty { say("no messages found in \(transfer.path)") }
+            for skipped in report.skipped { warn("skipped \(skipped)") }
+            for (mailbox, n) in report.counts { say("imported \(n) messages into \(mailbox)") }
+            if report.counts.isEmpty { say("no messages found in \(transfer.path)") }
         }
     }
 }

@@ -34,6 +34,17 @@ struct DSNTests {
         #expect(text.contains("secret body"))
     }
 
+    /// RFC 3464 §2.2.1: Original-Envelope-Id is xtext. ENVID=a+0D+0ABcc:+20evil@x arrives
+    /// decoded; written back as it came, it would add a Bcc: line to the report.
+    @Test func envelopeIDIsWrittenAsXtext() {
+        let dsn = DeliveryStatusNotification(
+            reportingMTA: "mx.a.test", to: "a@a.test", envelopeID: "a\r\nBcc: evil@x", arrival: Date(timeIntervalSince1970: 0),
+            recipients: [.init(address: "b@b.test", action: .failed, status: "5.1.1")], original: original, returnFull: false)
+        let text = String(decoding: dsn.message(boundary: "BOUNDARY"), as: UTF8.self)
+        #expect(text.contains("\r\nOriginal-Envelope-Id: a+0D+0ABcc:+20evil@x\r\n"))
+        #expect(!text.contains("\nBcc:"))
+    }
+
     @Test func statusFromReplies() {
         #expect(DeliveryStatusNotification.status(from: "RCPT TO: 550 5.1.1 User unknown", permanent: true) == "5.1.1")
         #expect(DeliveryStatusNotification.status(from: "connection refused", permanent: true) == "5.0.0")

@@ -20,12 +20,14 @@ enum Run {
         return ".build/debug/swallow"
     }
 
-    static func swallow(_ arguments: [String], stdin: String? = nil) async throws -> Output {
-        try await program(swallowPath, arguments, stdin: stdin)
+    static func swallow(_ arguments: [String], stdin: String? = nil, timeout: Duration? = nil) async throws -> Output {
+        try await program(swallowPath, arguments, stdin: stdin, timeout: timeout)
     }
 
+    /// Runs `path` to its end; with a `timeout`, a program still running then is killed (and
+    /// exits with SIGKILL's status), so a test of something that might hang cannot hang.
     static func program(_ path: String, _ arguments: [String], stdin: String? = nil,
-                        environment: [String: String]? = nil) async throws -> Output {
+                        environment: [String: String]? = nil, timeout: Duration? = nil) async throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -37,6 +39,13 @@ enum Run {
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
+        if let timeout {
+            let pid = process.processIdentifier
+            Thread {
+                Thread.sleep(forTimeInterval: Double(timeout.components.seconds))
+                if process.isRunning { kill(pid, SIGKILL) }
+            }.start()
+        }
         // Read both pipes to the end, then wait, on threads of their own: blocking the
         // cooperative pool (one thread per core) would starve servers running in other tests.
         let outReader = out.fileHandleForReading, errReader = err.fileHandleForReading
@@ -53,7 +62,7 @@ enum Run {
                 process.waitUntilExit()
                 continuation.resume(returning: Output(status: process.terminationStatus,
                                                       stdout: String(decoding: outBox.data, as: UTF8.self),
-                                                      stderr: String(decoding: errData ?? Data(), as: UTF8.self)))
+                                                      stderr: String(decoding: errData, as: UTF8.self)))
             }.start()
         }
     }

@@ -12,6 +12,8 @@ struct ConfigurationTests {
         #expect(c.listen.smtp.isEmpty)
         #expect(c.databasePath == "/etc/swallow/swallow.sqlite")
         #expect(!c.tls.namedExplicitly)
+        #expect(c.smarthostCAPath == nil, "the system's roots")
+        #expect(c.queue.commandTimeout == 300 && c.queue.dataTimeout == 600)
     }
 
     @Test func fullFileParses() throws {
@@ -32,6 +34,10 @@ struct ConfigurationTests {
             [relay]
             trusted_networks = ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
             smarthost = "relay.example.net:587"
+            smarthost_ca_file = "relay-ca.pem"
+            [queue]
+            command_timeout = 60
+            data_timeout = 120
             [dns]
             nameservers = ["127.0.0.1:5353"]
             [transport]
@@ -51,6 +57,8 @@ struct ConfigurationTests {
         #expect(c.auth.allowPlaintextWithoutTLS)
         #expect(c.relay.trustedNetworks.map(\.description) == ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"])
         #expect(c.relay.smarthost == HostPort(host: "relay.example.net", port: 587))
+        #expect(c.smarthostCAPath == "/var/lib/swallow/relay-ca.pem", "relative to data_dir, like tls.certificate")
+        #expect(c.queue.commandTimeout == 60 && c.queue.dataTimeout == 120)
         #expect(c.transport == ["example.net": HostPort(host: "127.0.0.1", port: 2526)])
         #expect(c.store.backend == .postgres)
     }
@@ -70,6 +78,7 @@ struct ConfigurationTests {
         ("[store]\nbackend = \"postgres\"", "f.toml: store.url: the postgres backend needs a url"),
         ("[dns]\nnameservers = [\"dns.example:53\"]", "f.toml: dns.nameservers: 'dns.example:53' is not a valid ip:port"),
         ("[transport]\n\"a.test\" = \"nowhere\"", "f.toml: transport.a.test: 'nowhere' is not a valid host:port"),
+        ("[queue]\ndata_timeout = 0", "f.toml: queue.data_timeout: must be a positive number of seconds"),
         ("server = 1", "f.toml: server: must be a table"),
         ("[server\nhostname = 1", "f.toml: line 1: "),
     ])

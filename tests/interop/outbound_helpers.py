@@ -18,15 +18,16 @@ import shutil
 import signal
 import smtplib
 import socket
-import socketserver
 import struct
 import subprocess
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from conftest import register_log, tls_client_context, unregister_log
+from script_peer import Esmtp, Received, ScriptPeer  # noqa: F401 (Received: for tests)
 
 DNSMASQ = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq")
                                       else None)
@@ -97,6 +98,18 @@ def port_is_free(host: str, port: int) -> bool:
         return False
     finally:
         s.close()
+
+
+def require_port_25(ip: str, timeout: float = 90.0):
+    """ip:25 must be bindable. Another program on this machine may hold it (or 0.0.0.0:25)
+    for a while, e.g. a `swallow serve` on a default config: wait for it, bounded."""
+    deadline = time.monotonic() + timeout
+    while not port_is_free(ip, 25):
+        if time.monotonic() > deadline:
+            holders = subprocess.run(["ss", "-ltnp", "sport = :25"], capture_output=True,
+                                     text=True).stdout
+            pytest.fail(f"{ip}:25 stayed in use for {timeout}s; these tests need it:\n{holders}")
+        time.sleep(0.5)
 
 
 def closed_port() -> int:
@@ -290,125 +303,44 @@ class SmtpSink:
 # a tiny scripted SMTP server (for behaviour smtp-sink cannot script, e.g. "451 once")
 
 
-@dataclass
-class Received:
-    helo: str
-    mail_from: str
-    rcpts: list[str]
-    data: bytes
-
-
-@dataclass
 class ScriptedSMTP:
-    """A minimal ESMTP server (PIPELINING, 8BITMIME, SIZE; no STARTTLS, no CHUNKING, no
-    SMTPUTF8).
+    """A minimal ESMTP server on 127.0.0.1 (script_peer.Esmtp: PIPELINING, 8BITMIME, SIZE; no
+    STARTTLS, no CHUNKING, no SMTPUTF8).
 
     `rcpt_reply(n, address)` gives the reply line for the n-th RCPT command it ever receives
-    (n counts from 1, across connections); default 250. `size_limit` is announced as SIZE."""
+    (n counts from 1, across connections); default 250. `size_limit` is announced as SIZE.
+    `messages` are `Received` (helo, mail_from, rcpts, data); `transcript` ("C"|"S", line)."""
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    rcpt_reply: object = None
-    size_limit: int = 10_000_000
-    messages: list = field(default_factory=list)
-    transcript: list = field(default_factory=list)
+    def __init__(self, rcpt_reply=None, size_limit: int = 10_000_000):
+        self.script = Esmtp(rcpt_reply=rcpt_reply or "250 2.1.5 Ok", size_limit=size_limit)
+        self.peer: ScriptPeer | None = None
 
     def start(self):
-        outer = self
-        counter = {"rcpt": 0}
-        lock = threading.Lock()
-
-        class Handler(socketserver.StreamRequestHandler):
-            timeout = 60
-
-            def reply(self, line: str):
-                with lock:
-                    outer.transcript.append(("S", line))
-                self.wfile.write(line.encode() + b"\r\n")
-                self.wfile.flush()
-
-            def handle(self):
-                self.reply("220 scripted.test ESMTP ready")
-                helo, mail_from, rcpts = "", None, []
-                while True:
-                    raw = self.rfile.readline(4096)
-                    if not raw:
-                        return
-                    line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-                    with lock:
-                        outer.transcript.append(("C", line))
-                    verb = line.split(" ", 1)[0].upper()
-                    if verb == "EHLO":
-                        helo = line[5:]
-                        self.wfile.write(b"250-scripted.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                                         b"250-SIZE %d\r\n250 ENHANCEDSTATUSCODES\r\n"
-                                         % outer.size_limit)
-                        self.wfile.flush()
-                    elif verb == "HELO":
-                        helo = line[5:]
-                        self.reply("250 scripted.test")
-                    elif verb == "MAIL":
-                        m = re.match(r"(?i)MAIL FROM:<([^>]*)>", line)
-                        mail_from, rcpts = (m.group(1) if m else line), []
-                        self.reply("250 2.1.0 Ok")
-                    elif verb == "RCPT":
-                        m = re.match(r"(?i)RCPT TO:<([^>]*)>", line)
-                        addr = m.group(1) if m else line
-                        with lock:
-                            counter["rcpt"] += 1
-                            n = counter["rcpt"]
-                        answer = (outer.rcpt_reply(n, addr) if outer.rcpt_reply
-                                  else "250 2.1.5 Ok")
-                        if answer.startswith("2"):
-                            rcpts.append(addr)
-                        self.reply(answer)
-                    elif verb == "DATA":
-                        if mail_from is None or not rcpts:
-                            self.reply("503 5.5.1 Error: need RCPT command")
-                            continue
-                        self.reply("354 End data with <CR><LF>.<CR><LF>")
-                        lines = []
-                        while True:
-                            l = self.rfile.readline(1 << 20)
-                            if not l:
-                                return
-                            if l == b".\r\n":
-                                break
-                            if l.startswith(b"."):
-                                l = l[1:]
-                            lines.append(l)
-                        with lock:
-                            outer.messages.append(Received(helo, mail_from, rcpts, b"".join(lines)))
-                        mail_from, rcpts = None, []
-                        self.reply("250 2.0.0 Ok: queued")
-                    elif verb == "RSET":
-                        mail_from, rcpts = None, []
-                        self.reply("250 2.0.0 Ok")
-                    elif verb == "NOOP":
-                        self.reply("250 2.0.0 Ok")
-                    elif verb == "QUIT":
-                        self.reply("221 2.0.0 Bye")
-                        return
-                    else:
-                        self.reply("502 5.5.2 Error: command not recognized")
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server((self.host, self.port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.peer = ScriptPeer(self.script)
         return self
 
     @property
+    def size_limit(self) -> int:
+        return self.script.size_limit
+
+    @size_limit.setter
+    def size_limit(self, value: int):
+        self.script.size_limit = value
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.script.messages
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        return self.script.transcript
+
+    @property
     def hop(self) -> str:
-        return f"{self.host}:{self.port}"
+        return self.peer.hop
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.peer.stop()
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import poplib
 import re
 import tempfile
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import pytest
 
 from conftest import register_log, tls_client_context, unregister_log
 from outbound_helpers import (DNSMASQ, SMTP_SINK, Dnsmasq, SmtpSink, dns_query, is_bounce,
-                              log_lines, message, parse_bounce, port_is_free, queue_list,
+                              log_lines, message, parse_bounce, queue_list, require_port_25,
                               submit, wait_for, wait_log)
 
 pytestmark = [
@@ -97,22 +96,10 @@ def dns_log(dns):
     unregister_log(dns.log_path)
 
 
-def _require_port_25(ip: str, timeout: float = 90.0):
-    """ip:25 must be bindable. Another program on this machine may hold it (or 0.0.0.0:25)
-    for a while, e.g. a `swallow serve` on a default config: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not port_is_free(ip, 25):
-        if time.monotonic() > deadline:
-            holders = subprocess.run(["ss", "-ltnp", "sport = :25"], capture_output=True,
-                                     text=True).stdout
-            pytest.fail(f"{ip}:25 stayed in use for {timeout}s; these tests need it:\n{holders}")
-        time.sleep(0.5)
-
-
 def make_domain(swallow_factory, dns, domain: str, ip: str, user: str, password: str):
     """A Swallow instance for `domain`: smtp on ip:25 (where the MX points), submission, imap
     and pop3 on 127.0.0.1:0, resolving through dnsmasq, retrying every 1-2 s."""
-    _require_port_25(ip)
+    require_port_25(ip)
     srv = swallow_factory(
         name=f"swallow-{domain}", accounts=False, start=False, allow_plaintext=True,
         domain=domain, hostname=f"mx.{domain}", listeners=("imap", "pop3"),
@@ -137,7 +124,7 @@ def sink_factory():
     made: list[tuple[SmtpSink, str]] = []
 
     def make(ip: str, name: str) -> SmtpSink:
-        _require_port_25(ip)
+        require_port_25(ip)
         root = tempfile.mkdtemp(prefix=f"swallow-interop-{name}-")
         sink = SmtpSink(Path(root), host=ip, port=25, name=name)
         made.append((sink, root))
@@ -364,7 +351,7 @@ def test_a_record_only_is_the_implicit_mx(two, sink_factory):
 
 def test_next_mx_by_preference_when_the_first_refuses_connections(two, sink_factory):
     a, _ = two
-    _require_port_25(PREF_DEAD_IP)       # nothing listens on mx1: connection refused
+    require_port_25(PREF_DEAD_IP)       # nothing listens on mx1: connection refused
     sink = sink_factory(PREF_LIVE_IP, "mx2-sink")
     rcpt, marker = "someone@pref.test", "mx-preference-marker"
     qid = submit("127.0.0.1", a.submission, ALICE, [rcpt], message(marker, ALICE, rcpt),

@@ -8,11 +8,6 @@ import MailStore
 /// delivered to, as Postfix's local(8) writes it, so loops through aliases can be seen) on top
 /// of the message as accepted. One copy per account, however many recipients resolved to it.
 public struct LocalDeliveryAgent: Sendable {
-    public struct Recipient: Sendable, Hashable {
-        public let account: Account
-        public init(account: Account) { self.account = account }
-    }
-
     public enum Outcome: Sendable, Equatable {
         case delivered(AppendResult)
         case failed(StoreError)

@@ -62,7 +62,7 @@ public protocol MailStore: Sendable {
 
     func quotaUsage(_ user: UserID) async throws(StoreError) -> QuotaUsage
     /// Changes made by this process and, within a poll interval, by other processes on the same
-    /// database (the CLI importing into a running server). IDLE and POP3 wait on this.
+    /// database (the CLI importing into a running server). IMAP IDLE waits on this.
     var changes: ChangeFeed { get }
 }
 

@@ -6,8 +6,7 @@ public struct MailboxID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { String(rawValue) }
 }
 
-/// RFC 6154 special-use attributes the store creates for every user (plus \All and \Flagged,
-/// which a backend may offer as virtual mailboxes later).
+/// RFC 6154 special-use attributes of the mailboxes the store creates for every user.
 public enum SpecialUse: String, Sendable, CaseIterable, Hashable {
     case drafts = "\\Drafts"
     case sent = "\\Sent"

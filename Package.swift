@@ -46,6 +46,8 @@ let package = Package(
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SQLiteSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API for incremental blob I/O (BodyWriter).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -192,7 +194,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MailStoreSQLiteTests",
-            dependencies: ["MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue"],
+            dependencies: [
+                "MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         // Real clients and peers against the built server (python3 stdlib, swaks, Postfix).
         .testTarget(name: "InteropTests", dependencies: ["swallow"], swiftSettings: strict),

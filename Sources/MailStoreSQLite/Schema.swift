@@ -87,6 +87,13 @@ enum Schema {
                     value INTEGER NOT NULL) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v2-message-prefix") { db in
+            // A message's bytes are its own prefix (local delivery's Return-Path and Delivered-To,
+            // different for every account) followed by its body, which all the copies of one
+            // delivery share: one body row however many accounts the message went to. `size`
+            // stays the size of prefix and body together.
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN prefix BLOB NOT NULL DEFAULT x''")
+        }
         return m
     }
 }

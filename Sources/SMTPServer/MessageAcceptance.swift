@@ -10,8 +10,10 @@ import Foundation
 /// copies are committed to the store (group commit), remote recipients go to the outbound
 /// queue (fsync'd), and only then is 250 (or LMTP's per-recipient 250) sent.
 enum MessageAcceptance {
-    static func accept(_ message: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices, lmtp: Bool,
-                       logger: Logger) async -> [SMTPReply] {
+    /// `message` is the message as the client sent it, `received` our `Received:` field for it
+    /// (RFC 5321 §4.4). Local copies share `message` as it is; only the queue needs both joined.
+    static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
+                       lmtp: Bool, logger: Logger) async -> [SMTPReply] {
         let now = Date()
         var accounts: [Account] = []
         for r in transaction.recipients {
@@ -25,14 +27,14 @@ enum MessageAcceptance {
             }
         }
         logger.info("accepted", metadata: [
-            "from": "<\(transaction.sender)>", "size": "\(message.count)",
+            "from": "<\(transaction.sender)>", "size": "\(received.count + message.count)",
             "local": "\(accounts.count)", "remote": "\(remote.count)",
         ])
 
         var queueFailure: String?
         if !remote.isEmpty {
             let queued = QueuedMessage(
-                id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: message,
+                id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: received + message,
                 envelopeID: transaction.parameters.envelopeID, returnFull: transaction.parameters.ret == .full,
                 smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME,
                 binary: transaction.parameters.body == .binaryMIME)
@@ -45,7 +47,7 @@ enum MessageAcceptance {
             }
         }
         let outcomes = await services.localDelivery.deliver(
-            message, sender: transaction.sender, to: accounts,
+            message, trace: received, sender: transaction.sender, to: accounts,
             internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), logger: logger)
 
         if lmtp {

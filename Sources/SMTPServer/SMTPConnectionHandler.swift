@@ -397,7 +397,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler {
         let logger = messageLogger
         let lmtp = session.role.isLMTP
         run(context, work: { () -> [SMTPReply] in
-            await MessageAcceptance.accept(received + bytes, transaction: transaction, services: services, lmtp: lmtp, logger: logger)
+            await MessageAcceptance.accept(bytes, received: received, transaction: transaction, services: services, lmtp: lmtp, logger: logger)
         }, then: { handler, context, replies in
             for reply in replies { handler.write(context, reply) }
         })

@@ -39,7 +39,7 @@ let package = Package(
         // Opening the SQLite files that hold acknowledged mail with the durability DESIGN.md §4 asks.
         .target(
             name: "SQLiteSupport",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["MailCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .target(
             name: "MailStoreSQLite",
@@ -92,6 +92,7 @@ let package = Package(
             name: "SMTPServer",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -190,12 +191,16 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
-            dependencies: ["SMTPServer", "SMTPProtocol", "MailAuth", "MailCore"],
+            dependencies: [
+                "SMTPServer", "SMTPProtocol", "MailAuth", "MailCore", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "MailStoreSQLiteTests",
             dependencies: [
-                "MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue",
+                "MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue", "SQLiteSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),

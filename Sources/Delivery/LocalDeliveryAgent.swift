@@ -1,5 +1,6 @@
 import Logging
 import MailAuth
+import MailCore
 import MailStore
 
 /// The MDA: puts one accepted message into each local recipient's INBOX.
@@ -24,16 +25,19 @@ public struct LocalDeliveryAgent: Sendable {
     /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
     /// trace fields and then `trace` (our `Received:` field, kept apart so that the message as
     /// the client sent it is shared as it is, without a copy). `sender` is the envelope sender,
-    /// "" for the null sender.
+    /// "" for the null sender. `acceptance` marks the copies as commits of one SMTP acceptance
+    /// with several, which the store records with them (`AcceptanceLedger`).
     public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
-                        internalDate: InternalDate, logger: Logger) async -> [(Account, Outcome)] {
+                        internalDate: InternalDate, acceptance: AcceptanceMark? = nil,
+                        logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
         let body = MessageBody(message)
         let deliveries = unique.map { account in
             Delivery(user: account.id, mailbox: "INBOX",
                      message: NewMessage(prefix: Self.traceHeaders(sender: sender, recipient: account.address) + trace,
-                                         body: body, internalDate: internalDate))
+                                         body: body, internalDate: internalDate),
+                     acceptance: acceptance)
         }
         let results = await committer.submit(deliveries)
         return zip(unique, results).map { account, result in

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailCore
 import SQLiteSupport
 import Synchronization
 
@@ -40,13 +41,16 @@ public struct QueuedMessage: Sendable, Equatable {
     public var eightBit: Bool
     /// Received as BODY=BINARYMIME (RFC 3030).
     public var binary: Bool
+    /// Set when queueing is one of several commits of one SMTP acceptance: `enqueue` records it
+    /// in the same transaction (`AcceptanceLedger`). Not kept with the message.
+    public var acceptance: AcceptanceMark?
 
     public init(id: QueueID, sender: String, recipients: [Recipient], arrival: Date = Date(), bytes: [UInt8],
                 envelopeID: String? = nil, returnFull: Bool = false, smtputf8: Bool = false, eightBit: Bool = false,
-                binary: Bool = false) {
+                binary: Bool = false, acceptance: AcceptanceMark? = nil) {
         self.id = id; self.sender = sender; self.recipients = recipients; self.arrival = arrival; self.bytes = bytes
         self.envelopeID = envelopeID; self.returnFull = returnFull; self.smtputf8 = smtputf8; self.eightBit = eightBit
-        self.binary = binary
+        self.binary = binary; self.acceptance = acceptance
     }
 }
 
@@ -116,6 +120,20 @@ public final class OutboundQueue: Sendable {
                 CREATE INDEX queue_recipient_due ON queue_recipient(state, next_attempt);
                 """)
         }
+        migrator.registerMigration("v2-acceptance") { db in
+            // Acceptances whose queueing was one of several commits, so that the client's retry
+            // after a failure elsewhere does not queue the message twice (AcceptanceLedger,
+            // SQLiteSupport.AcceptanceTable); pruned after a day.
+            try db.execute(sql: """
+                CREATE TABLE acceptance (
+                    fingerprint BLOB NOT NULL,
+                    target TEXT NOT NULL,
+                    attempt TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (fingerprint, target)) WITHOUT ROWID;
+                CREATE INDEX acceptance_by_age ON acceptance(at);
+                """)
+        }
         try migrator.migrate(pool)
     }
 
@@ -141,10 +159,24 @@ public final class OutboundQueue: Sendable {
                             """, arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue, r.attempts,
                                              r.nextAttempt.timeIntervalSince1970, r.lastError])
                     }
+                    if let mark = m.acceptance {
+                        let now = Int64(Date().timeIntervalSince1970)
+                        try AcceptanceTable.record(db, mark, [.queue] + mark.carried, now: now)
+                        try AcceptanceTable.prune(db, now: now)
+                    }
                 }
             }
         } catch { throw Self.map(error) }
         for observer in observers.withLock({ $0 }) { observer() }
+    }
+
+    /// What `enqueue` recorded under this fingerprint (`AcceptanceLedger`), within its retention.
+    public func acceptanceEntries(fingerprint: [UInt8]) async throws(QueueError) -> [AcceptanceEntry] {
+        do {
+            return try await pool.read { db in
+                try AcceptanceTable.entries(db, fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
+            }
+        } catch { throw Self.map(error) }
     }
 
     public func list() async throws(QueueError) -> [QueueSummary] {

@@ -1,4 +1,5 @@
 import MailAuth
+import MailCore
 
 public struct MailboxID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: Int64
@@ -165,8 +166,12 @@ public struct Delivery: Sendable {
     public var user: UserID
     public var mailbox: String
     public var message: NewMessage
-    public init(user: UserID, mailbox: String = "INBOX", message: NewMessage) {
-        self.user = user; self.mailbox = mailbox; self.message = message
+    /// Set when this copy is one of several commits of one SMTP acceptance: the store records
+    /// it (and the mark's carried targets) in the transaction that stores the copy.
+    public var acceptance: AcceptanceMark?
+
+    public init(user: UserID, mailbox: String = "INBOX", message: NewMessage, acceptance: AcceptanceMark? = nil) {
+        self.user = user; self.mailbox = mailbox; self.message = message; self.acceptance = acceptance
     }
 }
 

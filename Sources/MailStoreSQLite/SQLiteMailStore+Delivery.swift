@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
 import MailAuth
+import MailCore
 import MailStore
+import SQLiteSupport
 
 extension SQLiteMailStore {
     public func append(_ user: UserID, to mailbox: String, _ message: NewMessage) async throws(StoreError) -> AppendResult {
@@ -22,7 +24,9 @@ extension SQLiteMailStore {
     public func deliver(_ deliveries: [Delivery]) async throws(StoreError) -> [Result<AppendResult, StoreError>] {
         let limit = configuration.maxMessageSize
         return try await write { db, changes in
+            let now = unixNow()
             var bodies = BodyRows()
+            var marks: [AcceptanceMark] = []
             var results: [Result<AppendResult, StoreError>] = []
             results.reserveCapacity(deliveries.count)
             for delivery in deliveries {
@@ -33,6 +37,9 @@ extension SQLiteMailStore {
                     let saved = bodies
                     do {
                         result = .success(try Self.insert(db, delivery, limit: limit, &bodies, &changes))
+                        if let mark = delivery.acceptance {
+                            try AcceptanceTable.record(db, mark, [.account(delivery.user.rawValue)], now: now)
+                        }
                         return .commit
                     } catch let error as StoreError {
                         // The rollback may have taken a body row this delivery inserted with it.
@@ -41,10 +48,17 @@ extension SQLiteMailStore {
                         return .rollback
                     }
                 }
+                if case .success = result, let mark = delivery.acceptance, !marks.contains(mark) { marks.append(mark) }
                 results.append(result)
             }
+            for mark in marks { try AcceptanceTable.record(db, mark, mark.carried, now: now) }
+            if !marks.isEmpty { try AcceptanceTable.prune(db, now: now) }
             return results
         }
+    }
+
+    public func acceptanceEntries(fingerprint: [UInt8]) async throws(StoreError) -> [AcceptanceEntry] {
+        try await read { db in try AcceptanceTable.entries(db, fingerprint: fingerprint, now: unixNow()) }
     }
 
     /// The body rows written in one transaction, by `MessageBody` instance: copies of one

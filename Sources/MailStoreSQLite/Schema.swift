@@ -94,6 +94,20 @@ enum Schema {
             // stays the size of prefix and body together.
             try db.execute(sql: "ALTER TABLE message ADD COLUMN prefix BLOB NOT NULL DEFAULT x''")
         }
+        m.registerMigration("v3-acceptance") { db in
+            // Accounts (and carried targets) that a delivery of an acceptance with several
+            // commits recorded, so that the client's retry skips them (AcceptanceLedger,
+            // SQLiteSupport.AcceptanceTable); pruned after a day.
+            try db.execute(sql: """
+                CREATE TABLE acceptance (
+                    fingerprint BLOB NOT NULL,
+                    target TEXT NOT NULL,
+                    attempt TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (fingerprint, target)) WITHOUT ROWID;
+                CREATE INDEX acceptance_by_age ON acceptance(at);
+                """)
+        }
         return m
     }
 }

@@ -47,13 +47,17 @@ enum MessageAcceptance {
             "local": "\(accounts.count)", "remote": "\(remote.count)",
         ])
 
+        // Two commits (queue, then store), and the store's per account: if one fails after
+        // another succeeded, the client's retry must not repeat what succeeded.
+        let plan = await retryPlan(message, transaction: transaction, accounts: accounts, queueing: !remote.isEmpty,
+                                   services: services, logger: logger)
         var queueFailure: String?
-        if !remote.isEmpty {
+        if !remote.isEmpty && !plan.skips(.queue) {
             let queued = QueuedMessage(
                 id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: received + message,
                 envelopeID: transaction.parameters.envelopeID, returnFull: transaction.parameters.ret == .full,
                 smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME,
-                binary: transaction.parameters.body == .binaryMIME)
+                binary: transaction.parameters.body == .binaryMIME, acceptance: plan.mark)
             do {
                 try await services.queue.enqueue([queued])
                 logger.info("queued for remote delivery", metadata: ["to": "\(remote.map(\.address))"])
@@ -62,9 +66,10 @@ enum MessageAcceptance {
                 logger.error("queue write failed", metadata: ["error": "\(error)"])
             }
         }
+        // Accounts skipped here have no outcome: below, that counts as delivered.
         let outcomes = await services.localDelivery.deliver(
-            message, trace: received, sender: transaction.sender, to: accounts,
-            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), logger: logger)
+            message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
+            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
@@ -83,7 +88,7 @@ enum MessageAcceptance {
         if queueFailure != nil { return [.localError] }
         if let first = failures.first {
             // With one recipient its own reason is exact; with several, a temporary failure makes
-            // the client retry (the copies already stored may then arrive twice, never zero times).
+            // the client retry, and the retry skips the copies already stored (retryPlan).
             return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
         }
         return [.queued(id: transaction.queueID.rawValue)]

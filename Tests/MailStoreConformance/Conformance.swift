@@ -67,6 +67,6 @@ func message(_ text: String, flags: MessageFlags = .none, seconds: Int64 = 1_764
 
 public enum MailStoreConformance {
     public static var cases: [ConformanceCase] {
-        MailboxCases.all + MessageCases.all + SharedBodyCases.all + FlagCases.all + TransferCases.all + AccountingCases.all
+        MailboxCases.all + MessageCases.all + SharedBodyCases.all + AcceptanceCases.all + FlagCases.all + TransferCases.all + AccountingCases.all
     }
 }

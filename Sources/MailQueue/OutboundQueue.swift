@@ -124,15 +124,7 @@ public final class OutboundQueue: Sendable {
             // Acceptances whose queueing was one of several commits, so that the client's retry
             // after a failure elsewhere does not queue the message twice (AcceptanceLedger,
             // SQLiteSupport.AcceptanceTable); pruned after a day.
-            try db.execute(sql: """
-                CREATE TABLE acceptance (
-                    fingerprint BLOB NOT NULL,
-                    target TEXT NOT NULL,
-                    attempt TEXT NOT NULL,
-                    at INTEGER NOT NULL,
-                    PRIMARY KEY (fingerprint, target)) WITHOUT ROWID;
-                CREATE INDEX acceptance_by_age ON acceptance(at);
-                """)
+            try AcceptanceTable.create(db)
         }
         try migrator.migrate(pool)
     }

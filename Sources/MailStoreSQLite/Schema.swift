@@ -1,4 +1,5 @@
 import GRDB
+import SQLiteSupport
 
 /// Database schema and its migrations. A migration, once released, is never edited: add a new one.
 enum Schema {
@@ -98,15 +99,7 @@ enum Schema {
             // Accounts (and carried targets) that a delivery of an acceptance with several
             // commits recorded, so that the client's retry skips them (AcceptanceLedger,
             // SQLiteSupport.AcceptanceTable); pruned after a day.
-            try db.execute(sql: """
-                CREATE TABLE acceptance (
-                    fingerprint BLOB NOT NULL,
-                    target TEXT NOT NULL,
-                    attempt TEXT NOT NULL,
-                    at INTEGER NOT NULL,
-                    PRIMARY KEY (fingerprint, target)) WITHOUT ROWID;
-                CREATE INDEX acceptance_by_age ON acceptance(at);
-                """)
+            try AcceptanceTable.create(db)
         }
         return m
     }

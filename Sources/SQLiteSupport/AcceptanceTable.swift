@@ -4,11 +4,22 @@ import MailCore
 
 /// The `acceptance` table that the mailbox store and the outbound queue each keep in their own
 /// database, written in the same transaction as the commit it records (see `AcceptanceLedger`).
-///
-/// Each database creates it in its own migration, with these columns:
-/// `fingerprint BLOB, target TEXT, attempt TEXT, at INTEGER, PRIMARY KEY (fingerprint, target)`
-/// and an index on `at`.
 public enum AcceptanceTable {
+    /// Creates the table; called by a released migration of each database (the store's
+    /// `v3-acceptance`, the queue's `v2-acceptance`), so it is never changed: a new schema
+    /// needs a new migration in each.
+    public static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE acceptance (
+                fingerprint BLOB NOT NULL,
+                target TEXT NOT NULL,
+                attempt TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                PRIMARY KEY (fingerprint, target)) WITHOUT ROWID;
+            CREATE INDEX acceptance_by_age ON acceptance(at);
+            """)
+    }
+
     /// Records `targets` as committed by `mark`'s attempt (replacing an earlier attempt's entry
     /// for the same target).
     public static func record(_ db: Database, _ mark: AcceptanceMark, _ targets: [AcceptanceTarget], now: Int64) throws {

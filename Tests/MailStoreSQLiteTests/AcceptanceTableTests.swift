@@ -12,10 +12,7 @@ struct AcceptanceTableTests {
         let old = AcceptanceMark(fingerprint: [1], attempt: "0000000000000001", carried: [])
         let recent = AcceptanceMark(fingerprint: [1], attempt: "0000000000000002", carried: [])
         try db.write { db in
-            try db.execute(sql: """
-                CREATE TABLE acceptance (fingerprint BLOB NOT NULL, target TEXT NOT NULL, attempt TEXT NOT NULL,
-                                         at INTEGER NOT NULL, PRIMARY KEY (fingerprint, target)) WITHOUT ROWID
-                """)
+            try AcceptanceTable.create(db)
             try AcceptanceTable.record(db, old, [.queue], now: now - AcceptanceLedger.retention - 1)
             try AcceptanceTable.record(db, recent, [.account(7)], now: now)
             #expect(try AcceptanceTable.entries(db, fingerprint: [1], now: now)

@@ -79,25 +79,49 @@ struct MessageAcceptanceTests {
         static let message = Array("From: <sender@outside.test>\r\nSubject: once\r\nMessage-ID: <once@outside.test>\r\n\r\nhello\r\n".utf8)
     }
 
-    static let failMessageInsert = "CREATE TRIGGER fail BEFORE INSERT ON message BEGIN SELECT RAISE(ABORT, 'injected'); END"
-    static let failQueueInsert = "CREATE TRIGGER fail BEFORE INSERT ON queue_message BEGIN SELECT RAISE(ABORT, 'injected'); END"
+    /// A failure injected into one of the commits, and how it is lifted.
+    enum Failure {
+        /// Every store write of a message fails (after the queue committed).
+        case storeWrite
+        /// The queue write fails (the store commits after it anyway).
+        case queueWrite
+        /// Bob's mailbox is full: his copy fails, Alice's is stored in the same transaction.
+        case bobOverQuota
+
+        func set(_ on: Bool, _ h: Harness) throws {
+            switch self {
+            case .storeWrite:
+                try h.execute(on ? "CREATE TRIGGER fail BEFORE INSERT ON message BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                                 : "DROP TRIGGER fail", on: h.storePath)
+            case .queueWrite:
+                try h.execute(on ? "CREATE TRIGGER fail BEFORE INSERT ON queue_message BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                                 : "DROP TRIGGER fail", on: h.queuePath)
+            case .bobOverQuota:
+                try h.execute("UPDATE account SET quota_bytes = \(on ? 10 : 0) WHERE id = \(h.bob.id.rawValue)", on: h.storePath)
+            }
+        }
+    }
+
+    /// Sends the same transaction `failing` times with `failure` injected, then once without;
+    /// returns the reply codes.
+    func retry(_ h: Harness, after failure: Failure, failing: Int = 1, local: [Account], remote: [String] = []) async throws -> [Int] {
+        var codes: [Int] = []
+        try failure.set(true, h)
+        for _ in 0..<failing { codes += await h.accept(h.transaction(local: local, remote: remote)) }
+        try failure.set(false, h)
+        return codes + (await h.accept(h.transaction(local: local, remote: remote)))
+    }
 
     @Test func queueCommittedStoreFailedRetryQueuesOnce() async throws {
         let h = try await Harness()
-        try h.execute(Self.failMessageInsert, on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [451])
-        try h.execute("DROP TRIGGER fail", on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [250])
+        #expect(try await retry(h, after: .storeWrite, local: [h.alice], remote: ["carol@remote.test"]) == [451, 250])
         let counts = try await h.counts([h.alice])
         #expect(counts == [1, 1])
     }
 
     @Test func storeCommittedQueueFailedRetryDeliversOnce() async throws {
         let h = try await Harness()
-        try h.execute(Self.failQueueInsert, on: h.queuePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [451])
-        try h.execute("DROP TRIGGER fail", on: h.queuePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [250])
+        #expect(try await retry(h, after: .queueWrite, local: [h.alice], remote: ["carol@remote.test"]) == [451, 250])
         let counts = try await h.counts([h.alice])
         #expect(counts == [1, 1])
     }
@@ -106,21 +130,14 @@ struct MessageAcceptanceTests {
     /// transaction; with several accounts SMTP can only answer 451 for all of them.
     @Test func oneAccountFailedRetryDeliversEachOnce() async throws {
         let h = try await Harness()
-        try h.execute("UPDATE account SET quota_bytes = 10 WHERE id = \(h.bob.id.rawValue)", on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice, h.bob])) == [451])
-        try h.execute("UPDATE account SET quota_bytes = 0 WHERE id = \(h.bob.id.rawValue)", on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice, h.bob])) == [250])
+        #expect(try await retry(h, after: .bobOverQuota, local: [h.alice, h.bob]) == [451, 250])
         let counts = try await h.counts([h.alice, h.bob])
         #expect(counts == [1, 1, 0])
     }
 
     @Test func aRetryThatFailsAgainStillSkipsWhatIsDone() async throws {
         let h = try await Harness()
-        try h.execute(Self.failMessageInsert, on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [451])
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [451])
-        try h.execute("DROP TRIGGER fail", on: h.storePath)
-        #expect(await h.accept(h.transaction(local: [h.alice], remote: ["carol@remote.test"])) == [250])
+        #expect(try await retry(h, after: .storeWrite, failing: 2, local: [h.alice], remote: ["carol@remote.test"]) == [451, 451, 250])
         let counts = try await h.counts([h.alice])
         #expect(counts == [1, 1])
     }
@@ -128,10 +145,7 @@ struct MessageAcceptanceTests {
     /// A retry that completed leaves a complete record: the same bytes sent after it are new.
     @Test func afterACompletedRetryTheSameBytesAreANewMessage() async throws {
         let h = try await Harness()
-        try h.execute(Self.failQueueInsert, on: h.queuePath)
-        #expect(await h.accept(h.transaction(local: [h.alice, h.bob], remote: ["carol@remote.test"])) == [451])
-        try h.execute("DROP TRIGGER fail", on: h.queuePath)
-        #expect(await h.accept(h.transaction(local: [h.alice, h.bob], remote: ["carol@remote.test"])) == [250])
+        #expect(try await retry(h, after: .queueWrite, local: [h.alice, h.bob], remote: ["carol@remote.test"]) == [451, 250])
         #expect(await h.accept(h.transaction(local: [h.alice, h.bob], remote: ["carol@remote.test"])) == [250])
         let counts = try await h.counts([h.alice, h.bob])
         #expect(counts == [2, 2, 2])

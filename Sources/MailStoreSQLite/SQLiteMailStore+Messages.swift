@@ -24,9 +24,11 @@ extension SQLiteMailStore {
 
     public func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8] {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            // A cursor, not fetchOne: its row's blobs are read in place, not copied first.
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id WHERE m.mailbox_id = ? AND m.uid = ?
-                """, arguments: [mailbox.rawValue, uid]) else { throw StoreError.expunged }
+                """, arguments: [mailbox.rawValue, uid])
+            guard let row = try rows.next() else { throw StoreError.expunged }
             return Self.messageBytes(row)
         }
     }

@@ -46,6 +46,15 @@ enum SharedBodyCases {
                 try checkEqual(try await count() - before, 1, "body rows while copies remain")
             }
         },
+        ConformanceCase(name: "an empty body, with or without a prefix, round-trips") { f in
+            let a = try await f.account("alice@example.test")
+            let empty = try await f.store.append(a.id, to: "INBOX", NewMessage(bytes: [], internalDate: InternalDate(seconds: 7)))
+            let prefixed = try await f.store.append(a.id, to: "INBOX", NewMessage(prefix: trace(a.address), body: MessageBody([]),
+                                                                                   internalDate: InternalDate(seconds: 7)))
+            try checkEqual(try await f.store.messageBytes(in: empty.mailbox, uid: empty.uid), [], "empty")
+            try checkEqual(try await f.store.messageBytes(in: prefixed.mailbox, uid: prefixed.uid), trace(a.address), "prefix only")
+            try checkEqual(try await f.store.allMessages(in: empty.mailbox).map(\.size), [0, trace(a.address).count], "sizes")
+        },
         ConformanceCase(name: "separate deliveries of equal bytes keep separate bodies") { f in
             let a = try await f.account("alice@example.test")
             let bytes = Array("Subject: same\r\n\r\n".utf8)

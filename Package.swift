@@ -39,13 +39,15 @@ let package = Package(
         // Opening the SQLite files that hold acknowledged mail with the durability DESIGN.md §4 asks.
         .target(
             name: "SQLiteSupport",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["MailCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .target(
             name: "MailStoreSQLite",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SQLiteSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API for incremental blob I/O (BodyWriter).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -93,6 +95,7 @@ let package = Package(
             name: "SMTPServer",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport", "LineFraming",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -214,12 +217,16 @@ let package = Package(
                 "MailQueue", "Delivery", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "MailStoreSQLiteTests",
-            dependencies: ["MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue"],
+            dependencies: [
+                "MailStoreSQLite", "MailStoreConformance", "MailStore", "MailAuth", "MailCore", "MailQueue", "SQLiteSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         // Real clients and peers against the built server (python3 stdlib, swaks, Postfix).
         .testTarget(name: "InteropTests", dependencies: ["swallow"], swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Logging
 import MailAuth
+import MailCore
 import MailStore
 
 /// The MDA: puts one accepted message into each local recipient's INBOX.
@@ -7,12 +8,9 @@ import MailStore
 /// Each copy gets `Return-Path:` (RFC 5321 §4.4) and `Delivered-To:` (the account it was
 /// delivered to, as Postfix's local(8) writes it, so loops through aliases can be seen) on top
 /// of the message as accepted. One copy per account, however many recipients resolved to it.
+/// Those two fields are the only bytes a copy has of its own: the rest is one `MessageBody` that
+/// all the copies share, so a delivery to many accounts holds and stores the message once.
 public struct LocalDeliveryAgent: Sendable {
-    public struct Recipient: Sendable, Hashable {
-        public let account: Account
-        public init(account: Account) { self.account = account }
-    }
-
     public enum Outcome: Sendable, Equatable {
         case delivered(AppendResult)
         case failed(StoreError)
@@ -24,16 +22,22 @@ public struct LocalDeliveryAgent: Sendable {
         self.committer = committer
     }
 
-    /// Delivers `message` (CRLF text, with our Received header) to each account once.
-    /// `sender` is the envelope sender, "" for the null sender.
-    public func deliver(_ message: [UInt8], sender: String, to accounts: [Account], internalDate: InternalDate,
+    /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
+    /// trace fields and then `trace` (our `Received:` field, kept apart so that the message as
+    /// the client sent it is shared as it is, without a copy). `sender` is the envelope sender,
+    /// "" for the null sender. `acceptance` marks the copies as commits of one SMTP acceptance
+    /// with several, which the store records with them (`AcceptanceLedger`).
+    public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
+                        internalDate: InternalDate, acceptance: AcceptanceMark? = nil,
                         logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
+        let body = MessageBody(message)
         let deliveries = unique.map { account in
             Delivery(user: account.id, mailbox: "INBOX",
-                     message: NewMessage(bytes: Self.traceHeaders(sender: sender, recipient: account.address) + message,
-                                         internalDate: internalDate))
+                     message: NewMessage(prefix: Self.traceHeaders(sender: sender, recipient: account.address) + trace,
+                                         body: body, internalDate: internalDate),
+                     acceptance: acceptance)
         }
         let results = await committer.submit(deliveries)
         return zip(unique, results).map { account, result in

@@ -1,5 +1,6 @@
 import IMAPProtocol
 import MailAuth
+import MailCore
 import MailStore
 
 /// LOGIN and AUTHENTICATE (RFC 9051 §6.2.2, §6.2.3, SASL-IR RFC 4959).
@@ -20,7 +21,7 @@ extension IMAPSession {
         case .authenticated(let account):
             return try await authenticated(as: account, mechanism: "LOGIN")
         case .rejected:
-            logger.notice("authentication failed", metadata: ["login": "\(username.prefix(256))", "mechanism": "LOGIN"])
+            logger.notice("authentication failed", metadata: ["login": "\(LogSafe.escape(String(username.prefix(256))))", "mechanism": "LOGIN"])
             throw authenticationFailed()
         case .unavailable(let why):
             logger.error("authentication unavailable", metadata: ["reason": "\(why)"])

@@ -318,7 +318,7 @@ extension IMAPSession {
         }
         if let first = results.first, first.mailbox == selected?.id { dirty = true }
         logger.info("appended", metadata: ["mailbox": "\(name)", "count": "\(results.count)",
-                                           "bytes": "\(newMessages.reduce(0) { $0 + $1.bytes.count })"])
+                                           "bytes": "\(newMessages.reduce(0) { $0 + $1.size })"])
         guard let first = results.first else { return .ok(code: nil, text: "Append completed.") }
         return .ok(code: .appendUID(uidValidity: first.uidValidity, uids: SequenceSet(numbers: results.map(\.uid))),
                    text: "Append completed.")

@@ -260,7 +260,7 @@ actor IMAPSession {
         case .id(let params):
             if let params, !params.isEmpty {
                 let text = params.prefix(30).map { "\($0.key)=\($0.value ?? "NIL")" }.joined(separator: " ")
-                logger.debug("client ID", metadata: ["id": "\(text.prefix(512))"])
+                logger.debug("client ID", metadata: ["id": "\(LogSafe.escape(String(text.prefix(512))))"])
             }
             await send(.id([IDParameter(key: "name", value: "Swallow"), IDParameter(key: "vendor", value: "Swallow")]))
             return .ok(code: nil, text: "ID completed.")

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailCore
 import SQLiteSupport
 import Synchronization
 
@@ -41,13 +42,16 @@ public struct QueuedMessage: Sendable, Equatable {
     public var eightBit: Bool
     /// Received as BODY=BINARYMIME (RFC 3030).
     public var binary: Bool
+    /// Set when queueing is one of several commits of one SMTP acceptance: `enqueue` records it
+    /// in the same transaction (`AcceptanceLedger`). Not kept with the message.
+    public var acceptance: AcceptanceMark?
 
     public init(id: QueueID, sender: String, recipients: [Recipient], arrival: Date = Date(), bytes: [UInt8],
                 envelopeID: String? = nil, returnFull: Bool = false, smtputf8: Bool = false, eightBit: Bool = false,
-                binary: Bool = false) {
+                binary: Bool = false, acceptance: AcceptanceMark? = nil) {
         self.id = id; self.sender = sender; self.recipients = recipients; self.arrival = arrival; self.bytes = bytes
         self.envelopeID = envelopeID; self.returnFull = returnFull; self.smtputf8 = smtputf8; self.eightBit = eightBit
-        self.binary = binary
+        self.binary = binary; self.acceptance = acceptance
     }
 }
 
@@ -118,6 +122,12 @@ public final class OutboundQueue: Sendable {
                 CREATE INDEX queue_recipient_due ON queue_recipient(state, next_attempt);
                 """)
         }
+        migrator.registerMigration("v2-acceptance") { db in
+            // Acceptances whose queueing was one of several commits, so that the client's retry
+            // after a failure elsewhere does not queue the message twice (AcceptanceLedger,
+            // SQLiteSupport.AcceptanceTable); pruned after a day.
+            try AcceptanceTable.create(db)
+        }
         try migrator.migrate(pool)
     }
 
@@ -130,7 +140,14 @@ public final class OutboundQueue: Sendable {
         guard !messages.isEmpty else { return }
         do {
             try await pool.write { db in
-                for m in messages { try Self.insert(m, db) }
+                for m in messages {
+                    try Self.insert(m, db)
+                    if let mark = m.acceptance {
+                        let now = Int64(Date().timeIntervalSince1970)
+                        try AcceptanceTable.record(db, mark, [.queue] + mark.carried, now: now)
+                        try AcceptanceTable.prune(db, now: now)
+                    }
+                }
             }
         } catch { throw Self.map(error) }
         notifyEnqueued()
@@ -153,6 +170,15 @@ public final class OutboundQueue: Sendable {
                 """, arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue, r.attempts,
                                  r.nextAttempt.timeIntervalSince1970, r.lastError])
         }
+    }
+
+    /// What `enqueue` recorded under this fingerprint (`AcceptanceLedger`), within its retention.
+    public func acceptanceEntries(fingerprint: [UInt8]) async throws(QueueError) -> [AcceptanceEntry] {
+        do {
+            return try await pool.read { db in
+                try AcceptanceTable.entries(db, fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
+            }
+        } catch { throw Self.map(error) }
     }
 
     public func list() async throws(QueueError) -> [QueueSummary] {

@@ -16,7 +16,7 @@ public struct StoreChange: Sendable, Hashable {
     }
 }
 
-/// A broadcast of `StoreChange`s to any number of subscribers (IMAP IDLE sessions, POP3).
+/// A broadcast of `StoreChange`s to any number of subscribers (IMAP sessions in IDLE).
 ///
 /// Each subscriber gets its own bounded buffer: a subscriber that does not keep up loses the
 /// oldest events, never blocks the writer. Losing events is safe because an event only tells a
@@ -55,6 +55,4 @@ public final class ChangeFeed: Sendable {
         }
         for c in targets { c.yield(change) }
     }
-
-    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 }

@@ -1,4 +1,5 @@
 import MailAuth
+import MailCore
 
 /// The mailbox store, designed for IMAP from the start (RFC 9051, RFC 7162 CONDSTORE/QRESYNC,
 /// RFC 4315 UIDPLUS): per user a tree of mailboxes with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, per
@@ -37,8 +38,12 @@ public protocol MailStore: Sendable {
     /// Appends all of `messages` to one mailbox, all or nothing (imports, multi-APPEND RFC 3502).
     func appendAll(_ user: UserID, to mailbox: String, _ messages: [NewMessage]) async throws(StoreError) -> [AppendResult]
     /// Local delivery of many messages in one transaction; each succeeds or fails on its own
-    /// (one user's full quota does not fail another's delivery).
+    /// (one user's full quota does not fail another's delivery). A delivery with an acceptance
+    /// mark records its account as committed when it succeeds; the mark's carried targets are
+    /// recorded when any delivery with that mark succeeds.
     func deliver(_ deliveries: [Delivery]) async throws(StoreError) -> [Result<AppendResult, StoreError>]
+    /// What `deliver` recorded under this fingerprint (`AcceptanceLedger`), within its retention.
+    func acceptanceEntries(fingerprint: [UInt8]) async throws(StoreError) -> [AcceptanceEntry]
     /// Metadata of the messages whose UIDs are in `uids`, in UID order.
     func messages(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [MessageSummary]
     /// Messages whose MODSEQ is greater than `modSeq` (RFC 7162 CHANGEDSINCE).
@@ -62,7 +67,7 @@ public protocol MailStore: Sendable {
 
     func quotaUsage(_ user: UserID) async throws(StoreError) -> QuotaUsage
     /// Changes made by this process and, within a poll interval, by other processes on the same
-    /// database (the CLI importing into a running server). IDLE and POP3 wait on this.
+    /// database (the CLI importing into a running server). IMAP IDLE waits on this.
     var changes: ChangeFeed { get }
 }
 

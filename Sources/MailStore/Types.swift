@@ -1,4 +1,5 @@
 import MailAuth
+import MailCore
 
 public struct MailboxID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: Int64
@@ -6,8 +7,7 @@ public struct MailboxID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { String(rawValue) }
 }
 
-/// RFC 6154 special-use attributes the store creates for every user (plus \All and \Flagged,
-/// which a backend may offer as virtual mailboxes later).
+/// RFC 6154 special-use attributes of the mailboxes the store creates for every user.
 public enum SpecialUse: String, Sendable, CaseIterable, Hashable {
     case drafts = "\\Drafts"
     case sent = "\\Sent"
@@ -117,15 +117,36 @@ public struct InternalDate: Sendable, Hashable {
     }
 }
 
-/// A message to store: the exact bytes, kept byte for byte.
+/// Bytes that several stored copies of one message share. Local delivery to many accounts
+/// gives every copy the same `MessageBody` instance, and a store keeps the bytes once for all
+/// the copies of one `deliver(_:)` call that refer to that instance, so one delivery costs
+/// the message's size, not the message's size times the recipients (in memory and on disk).
+public final class MessageBody: Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var count: Int { bytes.count }
+}
+
+/// A message to store, kept byte for byte. Its bytes, as IMAP, POP3 and export see them (and as
+/// its size counts them), are `prefix` followed by `body`.
 public struct NewMessage: Sendable {
-    public var bytes: [UInt8]
+    /// Bytes of this copy alone: local delivery's `Return-Path:` and `Delivered-To:` fields
+    /// (RFC 5321 §4.4), which differ per account.
+    public var prefix: [UInt8]
+    public var body: MessageBody
     public var flags: MessageFlags
     public var internalDate: InternalDate
 
     public init(bytes: [UInt8], flags: MessageFlags = .none, internalDate: InternalDate) {
-        self.bytes = bytes; self.flags = flags; self.internalDate = internalDate
+        self.init(prefix: [], body: MessageBody(bytes), flags: flags, internalDate: internalDate)
     }
+
+    public init(prefix: [UInt8], body: MessageBody, flags: MessageFlags = .none, internalDate: InternalDate) {
+        self.prefix = prefix; self.body = body; self.flags = flags; self.internalDate = internalDate
+    }
+
+    /// The stored size (RFC 9051 RFC822.SIZE): prefix and body.
+    public var size: Int { prefix.count + body.count }
 }
 
 /// Where an appended message landed (UIDPLUS APPENDUID, RFC 4315 §3).
@@ -145,8 +166,12 @@ public struct Delivery: Sendable {
     public var user: UserID
     public var mailbox: String
     public var message: NewMessage
-    public init(user: UserID, mailbox: String = "INBOX", message: NewMessage) {
-        self.user = user; self.mailbox = mailbox; self.message = message
+    /// Set when this copy is one of several commits of one SMTP acceptance: the store records
+    /// it (and the mark's carried targets) in the transaction that stores the copy.
+    public var acceptance: AcceptanceMark?
+
+    public init(user: UserID, mailbox: String = "INBOX", message: NewMessage, acceptance: AcceptanceMark? = nil) {
+        self.user = user; self.mailbox = mailbox; self.message = message; self.acceptance = acceptance
     }
 }
 

@@ -4,85 +4,6 @@ import MailAuth
 import MailStore
 
 extension SQLiteMailStore {
-    public func append(_ user: UserID, to mailbox: String, _ message: NewMessage) async throws(StoreError) -> AppendResult {
-        let results = try await deliver([Delivery(user: user, mailbox: mailbox, message: message)])
-        return try results[0].get()
-    }
-
-    public func appendAll(_ user: UserID, to mailbox: String, _ messages: [NewMessage]) async throws(StoreError) -> [AppendResult] {
-        let limit = configuration.maxMessageSize
-        return try await write { db, changes in
-            try messages.map { message in
-                try Self.insert(db, Delivery(user: user, mailbox: mailbox, message: message), limit: limit, &changes)
-            }
-        }
-    }
-
-    public func deliver(_ deliveries: [Delivery]) async throws(StoreError) -> [Result<AppendResult, StoreError>] {
-        let limit = configuration.maxMessageSize
-        return try await write { db, changes in
-            var results: [Result<AppendResult, StoreError>] = []
-            results.reserveCapacity(deliveries.count)
-            for delivery in deliveries {
-                // A savepoint per message: one failure (quota, unknown mailbox) does not undo
-                // the others in the batch.
-                var result: Result<AppendResult, StoreError> = .failure(.temporary("not attempted"))
-                try db.inSavepoint {
-                    do {
-                        result = .success(try Self.insert(db, delivery, limit: limit, &changes))
-                        return .commit
-                    } catch let error as StoreError {
-                        result = .failure(error)
-                        return .rollback
-                    }
-                }
-                results.append(result)
-            }
-            return results
-        }
-    }
-
-    static func insert(_ db: Database, _ delivery: Delivery, limit: Int, _ changes: inout ChangeSet) throws -> AppendResult {
-        let size = delivery.message.bytes.count
-        guard size <= limit else { throw StoreError.tooLarge(limit: limit) }
-        let name = MailboxName.normalize(delivery.mailbox)
-        if name == "INBOX", try mailboxRow(db, delivery.user, name) == nil {
-            try ensureDefaults(db, delivery.user, &changes)
-        }
-        guard let row = try mailboxRow(db, delivery.user, name) else { throw StoreError.notFound(name) }
-        guard row["selectable"] as Bool else { throw StoreError.notPermitted("\(name) is not selectable") }
-        try charge(db, delivery.user, bytes: Int64(size), messages: 1)
-        let mailboxID: Int64 = row["id"]
-        let uid = UInt32(truncatingIfNeeded: row["uidnext"] as Int64)
-        let modseq = (row["highest_modseq"] as Int64) + 1
-        try db.execute(sql: "INSERT INTO message_body (bytes) VALUES (?)", arguments: [Data(delivery.message.bytes)])
-        let bodyID = db.lastInsertedRowID
-        let flags = delivery.message.flags
-        try db.execute(sql: """
-            INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [mailboxID, uid, modseq, flags.system.rawValue, flags.keywords.joined(separator: " "),
-                             delivery.message.internalDate.seconds, delivery.message.internalDate.zoneMinutes, size, bodyID])
-        try db.execute(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
-                       arguments: [Int64(uid) + 1, modseq, mailboxID])
-        changes.add(delivery.user, MailboxID(mailboxID), .messagesAdded)
-        return AppendResult(mailbox: MailboxID(mailboxID), uidValidity: UInt32(truncatingIfNeeded: row["uidvalidity"] as Int64),
-                            uid: uid, modSeq: UInt64(modseq))
-    }
-
-    /// Adds to (or, negative, removes from) the account's usage, refusing to go over its quota.
-    static func charge(_ db: Database, _ user: UserID, bytes: Int64, messages: Int64) throws {
-        guard let row = try Row.fetchOne(db, sql: "SELECT used_bytes, quota_bytes FROM account WHERE id = ?", arguments: [user.rawValue]) else {
-            throw StoreError.notFound("account \(user)")
-        }
-        let used: Int64 = row["used_bytes"], quota: Int64 = row["quota_bytes"]
-        if bytes > 0, quota > 0, used + bytes > quota {
-            throw StoreError.overQuota(limit: quota, used: used, needed: bytes)
-        }
-        try db.execute(sql: "UPDATE account SET used_bytes = max(0, used_bytes + ?), message_count = max(0, message_count + ?) WHERE id = ?",
-                       arguments: [bytes, messages, user.rawValue])
-    }
-
     public func messages(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [MessageSummary] {
         try await read { db in try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids) }
     }
@@ -103,10 +24,12 @@ extension SQLiteMailStore {
 
     public func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8] {
         try await read { db in
-            guard let data = try Data.fetchOne(db, sql: """
-                SELECT b.bytes FROM message m JOIN message_body b ON b.id = m.body_id WHERE m.mailbox_id = ? AND m.uid = ?
-                """, arguments: [mailbox.rawValue, uid]) else { throw StoreError.expunged }
-            return [UInt8](data)
+            // A cursor, not fetchOne: its row's blobs are read in place, not copied first.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id WHERE m.mailbox_id = ? AND m.uid = ?
+                """, arguments: [mailbox.rawValue, uid])
+            guard let row = try rows.next() else { throw StoreError.expunged }
+            return Self.messageBytes(row)
         }
     }
 
@@ -115,11 +38,11 @@ extension SQLiteMailStore {
             var result: [UInt32: [UInt8]] = [:]
             try Self.forEachRangeSlice(uids) { condition, arguments in
                 let rows = try Row.fetchCursor(db, sql: """
-                    SELECT m.uid, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id
+                    SELECT m.uid, m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id
                     WHERE m.mailbox_id = ? AND (\(condition))
                     """, arguments: [mailbox.rawValue] + arguments)
                 while let row = try rows.next() {
-                    result[UInt32(truncatingIfNeeded: row["uid"] as Int64)] = [UInt8](row["bytes"] as Data)
+                    result[UInt32(truncatingIfNeeded: row["uid"] as Int64)] = Self.messageBytes(row)
                 }
             }
             return result
@@ -208,7 +131,8 @@ extension SQLiteMailStore {
 
     // MARK: Shared message operations (inside a write transaction)
 
-    /// Copies messages (sharing their bodies) into `target` with new UIDs and one new MODSEQ.
+    /// Copies messages (sharing their bodies, each with its own prefix) into `target` with new
+    /// UIDs and one new MODSEQ.
     static func copyMessages(_ db: Database, _ user: UserID, from source: Int64, uids: [UInt32], to target: Int64,
                              _ changes: inout ChangeSet) throws -> [(source: UInt32, destination: UInt32)] {
         guard !uids.isEmpty else { return [] }
@@ -219,8 +143,8 @@ extension SQLiteMailStore {
         var bytes: Int64 = 0
         for uid in uids {
             try db.execute(sql: """
-                INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id)
-                SELECT ?, ?, ?, flags, keywords, internal_date, internal_zone, size, body_id
+                INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id, prefix)
+                SELECT ?, ?, ?, flags, keywords, internal_date, internal_zone, size, body_id, prefix
                 FROM message WHERE mailbox_id = ? AND uid = ?
                 """, arguments: [target, next, modseq, source, uid])
             bytes += try Int64.fetchOne(db, sql: "SELECT size FROM message WHERE mailbox_id = ? AND uid = ?", arguments: [target, next]) ?? 0

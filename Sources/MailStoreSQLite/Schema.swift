@@ -1,4 +1,5 @@
 import GRDB
+import SQLiteSupport
 
 /// Database schema and its migrations. A migration, once released, is never edited: add a new one.
 enum Schema {
@@ -86,6 +87,19 @@ enum Schema {
                     name TEXT PRIMARY KEY,
                     value INTEGER NOT NULL) WITHOUT ROWID;
                 """)
+        }
+        m.registerMigration("v2-message-prefix") { db in
+            // A message's bytes are its own prefix (local delivery's Return-Path and Delivered-To,
+            // different for every account) followed by its body, which all the copies of one
+            // delivery share: one body row however many accounts the message went to. `size`
+            // stays the size of prefix and body together.
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN prefix BLOB NOT NULL DEFAULT x''")
+        }
+        m.registerMigration("v3-acceptance") { db in
+            // Accounts (and carried targets) that a delivery of an acceptance with several
+            // commits recorded, so that the client's retry skips them (AcceptanceLedger,
+            // SQLiteSupport.AcceptanceTable); pruned after a day.
+            try AcceptanceTable.create(db)
         }
         return m
     }

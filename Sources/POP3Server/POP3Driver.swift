@@ -2,6 +2,7 @@ import Foundation
 import LineFraming
 import Logging
 import MailAuth
+import MailCore
 import MailStore
 import NIOCore
 import POP3Protocol
@@ -256,7 +257,7 @@ final class POP3Driver: ConnectionDriver {
         case .aborted:
             connection.write(POP3Response.error("Authentication cancelled").encoded)
         case .malformed(let why):
-            connection.logger.notice("malformed SASL message", metadata: ["reason": "\(why)"])
+            connection.logger.notice("malformed SASL message", metadata: ["reason": "\(LogSafe.escape(why))"])
             perform(session.error(.error("Malformed authentication data")), connection, input: ByteBuffer())
         case .unavailable(let why):
             connection.logger.error("authentication unavailable", metadata: ["reason": "\(why)"])

@@ -373,4 +373,15 @@ extension SMTPReply {
     public static func serverBusy(hostname: String) -> SMTPReply {
         SMTPReply(code: 421, enhanced: EnhancedStatus(4, 3, 2), "\(hostname) Error: too many connections, try again later")
     }
+    /// `250 2.1.5 <rcpt> Ok: delivered as <id>` — LMTP's per-recipient reply (RFC 2033 §4.2).
+    public static func deliveredTo(_ recipient: String, queueID: String) -> SMTPReply {
+        SMTPReply(code: 250, enhanced: EnhancedStatus(2, 1, 5), "<\(recipient)> Ok: delivered as \(queueID)")
+    }
+    /// `552 5.2.2 <rcpt>: Mailbox full` — RFC 3463 X.2.2 when the quota is a permanent refusal.
+    public static func mailboxFullPermanently(_ address: String) -> SMTPReply {
+        SMTPReply(code: 552, enhanced: EnhancedStatus(5, 2, 2), "<\(address)>: Mailbox full")
+    }
+    /// `554 5.4.6 Too many hops` — RFC 5321 §6.3, RFC 3463 X.4.6 "routing loop detected"; 554
+    /// because a loop does not heal by retrying.
+    public static let tooManyHops = SMTPReply(code: 554, enhanced: EnhancedStatus(5, 4, 6), "Too many hops")
 }

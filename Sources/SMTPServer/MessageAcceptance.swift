@@ -1,6 +1,7 @@
 import Delivery
 import Logging
 import MailAuth
+import MailCore
 import MailQueue
 import MailStore
 import SMTPProtocol
@@ -10,8 +11,22 @@ import Foundation
 /// copies are committed to the store (group commit), remote recipients go to the outbound
 /// queue (fsync'd), and only then is 250 (or LMTP's per-recipient 250) sent.
 enum MessageAcceptance {
-    static func accept(_ message: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices, lmtp: Bool,
-                       logger: Logger) async -> [SMTPReply] {
+    /// `Received:` fields a message may already carry. RFC 5321 §6.3 says a limit of at least
+    /// 100 is usual before a message is taken to be looping; the hardening audit (issue 8) asks
+    /// for 50, far above any real path, so loops end sooner.
+    static let maxReceivedFields = 50
+
+    /// `message` is the message as the client sent it, `received` our `Received:` field for it
+    /// (RFC 5321 §4.4). Local copies share `message` as it is; only the queue needs both joined.
+    static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
+                       lmtp: Bool, logger: Logger) async -> [SMTPReply] {
+        // The hops it came by, not counting ours; checked before anything is committed.
+        let hops = TraceFields.receivedCount(in: message)
+        guard hops <= maxReceivedFields else {
+            logger.warning("refused: mail loop", metadata: ["from": "<\(transaction.sender)>", "received_fields": "\(hops)"])
+            // RFC 2033 §4.2: LMTP answers every accepted recipient.
+            return Array(repeating: SMTPReply.tooManyHops, count: lmtp ? transaction.recipients.count : 1)
+        }
         let now = Date()
         var accounts: [Account] = []
         for r in transaction.recipients {
@@ -25,17 +40,21 @@ enum MessageAcceptance {
             }
         }
         logger.info("accepted", metadata: [
-            "from": "<\(transaction.sender)>", "size": "\(message.count)",
+            "from": "<\(transaction.sender)>", "size": "\(received.count + message.count)",
             "local": "\(accounts.count)", "remote": "\(remote.count)",
         ])
 
+        // Two commits (queue, then store), and the store's per account: if one fails after
+        // another succeeded, the client's retry must not repeat what succeeded.
+        let plan = await retryPlan(message, transaction: transaction, accounts: accounts, queueing: !remote.isEmpty,
+                                   services: services, logger: logger)
         var queueFailure: String?
-        if !remote.isEmpty {
+        if !remote.isEmpty && !plan.skips(.queue) {
             let queued = QueuedMessage(
-                id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: message,
+                id: transaction.queueID, sender: transaction.sender, recipients: remote, arrival: now, bytes: received + message,
                 envelopeID: transaction.parameters.envelopeID, returnFull: transaction.parameters.ret == .full,
                 smtputf8: transaction.parameters.smtpUTF8, eightBit: transaction.parameters.body == .eightBitMIME,
-                binary: transaction.parameters.body == .binaryMIME)
+                binary: transaction.parameters.body == .binaryMIME, acceptance: plan.mark)
             do {
                 try await services.queue.enqueue([queued])
                 logger.info("queued for remote delivery", metadata: ["to": "\(remote.map(\.address))"])
@@ -44,9 +63,10 @@ enum MessageAcceptance {
                 logger.error("queue write failed", metadata: ["error": "\(error)"])
             }
         }
+        // Accounts skipped here have no outcome: below, that counts as delivered.
         let outcomes = await services.localDelivery.deliver(
-            message, sender: transaction.sender, to: accounts,
-            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), logger: logger)
+            message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
+            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
@@ -56,7 +76,7 @@ enum MessageAcceptance {
                     guard let outcome = outcomes.first(where: { $0.0.id == account.id })?.1 else { continue }
                     if case .failed(let error) = outcome { return reply(for: error, recipient: r.address) }
                 }
-                return SMTPReply(code: 250, enhanced: .init(2, 1, 5), "<\(r.address)> Ok: delivered as \(transaction.queueID)")
+                return .deliveredTo(r.address, queueID: transaction.queueID.rawValue)
             }
         }
         let failures = outcomes.compactMap { outcome -> StoreError? in
@@ -65,7 +85,7 @@ enum MessageAcceptance {
         if queueFailure != nil { return [.localError] }
         if let first = failures.first {
             // With one recipient its own reason is exact; with several, a temporary failure makes
-            // the client retry (the copies already stored may then arrive twice, never zero times).
+            // the client retry, and the retry skips the copies already stored (retryPlan).
             return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
         }
         return [.queued(id: transaction.queueID.rawValue)]
@@ -73,7 +93,7 @@ enum MessageAcceptance {
 
     static func reply(for error: StoreError, recipient: String) -> SMTPReply {
         switch error {
-        case .overQuota: SMTPReply(code: 552, enhanced: .init(5, 2, 2), "<\(recipient)>: Mailbox full")
+        case .overQuota: .mailboxFullPermanently(recipient)
         case .tooLarge: .messageTooBig
         default: .localError
         }

@@ -267,7 +267,7 @@ final class SMTPDriver: ConnectionDriver {
         case .aborted:
             connection.write(SMTPReply.authenticationCancelled.encoded)
         case .malformed(let why):
-            connection.logger.notice("malformed SASL message", metadata: ["reason": "\(why)"])
+            connection.logger.notice("malformed SASL message", metadata: ["reason": "\(LogSafe.escape(why))"])
             perform(session.error(.malformedAuthentication), connection, input: ByteBuffer())
         case .unavailable(let why):
             connection.logger.error("authentication unavailable", metadata: ["reason": "\(why)"])
@@ -292,7 +292,7 @@ final class SMTPDriver: ConnectionDriver {
         let messageLogger = logger
         let lmtp = session.role.isLMTP
         connection.run({ () -> [SMTPReply] in
-            await MessageAcceptance.accept(received + bytes, transaction: transaction, services: services, lmtp: lmtp,
+            await MessageAcceptance.accept(bytes, received: received, transaction: transaction, services: services, lmtp: lmtp,
                                            logger: messageLogger)
         }, then: { _, connection, replies in
             for reply in replies { connection.write(reply.encoded) }

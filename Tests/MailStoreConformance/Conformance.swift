@@ -8,10 +8,14 @@ import MailStore
 public struct ConformanceFixture: Sendable {
     public let store: any MailStore
     public let directory: any DirectoryAdministration
+    /// How many message bodies the backend holds, when its test can look (copies share one).
+    public let storedBodyCount: (@Sendable () async throws -> Int)?
 
-    public init(store: any MailStore, directory: any DirectoryAdministration) {
+    public init(store: any MailStore, directory: any DirectoryAdministration,
+                storedBodyCount: (@Sendable () async throws -> Int)? = nil) {
         self.store = store
         self.directory = directory
+        self.storedBodyCount = storedBodyCount
     }
 
     /// A fresh account with its default mailboxes.
@@ -63,6 +67,6 @@ func message(_ text: String, flags: MessageFlags = .none, seconds: Int64 = 1_764
 
 public enum MailStoreConformance {
     public static var cases: [ConformanceCase] {
-        MailboxCases.all + MessageCases.all + FlagCases.all + TransferCases.all + AccountingCases.all
+        MailboxCases.all + MessageCases.all + SharedBodyCases.all + AcceptanceCases.all + FlagCases.all + TransferCases.all + AccountingCases.all
     }
 }

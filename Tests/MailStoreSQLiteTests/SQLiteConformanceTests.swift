@@ -1,7 +1,8 @@
 import Foundation
+import GRDB
 import MailStore
 import MailStoreConformance
-import MailStoreSQLite
+@testable import MailStoreSQLite
 import Testing
 
 /// A fresh database file per test, removed afterwards.
@@ -16,7 +17,10 @@ struct TemporaryDatabase {
     }
 
     var fixture: ConformanceFixture {
-        ConformanceFixture(store: SQLiteMailStore(database), directory: SQLiteDirectory(database))
+        let database = self.database
+        return ConformanceFixture(store: SQLiteMailStore(database), directory: SQLiteDirectory(database)) {
+            try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM message_body") ?? 0 }
+        }
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

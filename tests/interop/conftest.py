@@ -508,3 +508,16 @@ def swallow(swallow_factory) -> Swallow:
     """A running server with the default config (trusted_networks = 127.0.0.0/8), users
     alice and bob, alias sales@ -> alice and team@ -> alice, bob."""
     return swallow_factory()
+
+
+@pytest.fixture
+def lazy(tmp_path):
+    """A LazyFS mount (tests/interop/lazyfs.py) whose unsynced writes a test can drop, as a
+    power cut would; its log is attached to a failing test's report."""
+    from lazyfs import LazyFS
+    with LazyFS(tmp_path / "backing", tmp_path / "mnt", log=tmp_path / "lazyfs.log") as fs:
+        register_log("lazyfs", fs.log_path)
+        try:
+            yield fs
+        finally:
+            unregister_log(fs.log_path)

@@ -15,7 +15,6 @@ import email.policy
 import os
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import struct

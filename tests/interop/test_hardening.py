@@ -7,13 +7,12 @@ import base64
 import re
 import smtplib
 import socket
-import threading
 import time
 
 import pytest
 
-from conftest import ALICE, ALICE_PASSWORD, BOB, tls_client_context
-from rawsmtp import Closed, RawClient
+from conftest import ALICE, ALICE_PASSWORD, BOB
+from rawsmtp import RawClient
 
 IMAP = ("imap",)
 POP3 = ("pop3",)

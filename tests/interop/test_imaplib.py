@@ -6,7 +6,6 @@ from __future__ import annotations
 import imaplib
 import re
 import smtplib
-import threading
 import time
 
 import pytest

@@ -13,20 +13,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
-from conftest import register_log, unregister_log
-from lazyfs import PAGE, LazyFS
-
-
-@pytest.fixture
-def lazy(tmp_path):
-    with LazyFS(tmp_path / "backing", tmp_path / "mnt", log=tmp_path / "lazyfs.log") as fs:
-        register_log("lazyfs", fs.log_path)
-        try:
-            yield fs
-        finally:
-            unregister_log(fs.log_path)
+from lazyfs import PAGE
 
 
 def read(path) -> bytes:

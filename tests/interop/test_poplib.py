@@ -13,7 +13,6 @@ import re
 import smtplib
 import socket
 import time
-from pathlib import Path
 
 import pytest
 

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 
-from conftest import (ALICE, ALICE_PASSWORD, BOB, Swallow, register_log, unregister_log)
+from conftest import ALICE, ALICE_PASSWORD, BOB, Swallow, unregister_log
 from lazyfs import LazyFS
+
 from outbound_helpers import queue_list
 
 QUEUED = re.compile(r"queued as ([0-9A-Fa-f]{16})")
@@ -225,16 +225,6 @@ def power_loss_rounds(srv: Swallow, fs: LazyFS, cuts: int, seconds: float):
 
 # --------------------------------------------------------------------------
 # the test
-
-
-@pytest.fixture
-def lazy(tmp_path):
-    with LazyFS(tmp_path / "backing", tmp_path / "mnt", log=tmp_path / "lazyfs.log") as fs:
-        register_log("lazyfs", fs.log_path)
-        try:
-            yield fs
-        finally:
-            unregister_log(fs.log_path)
 
 
 def test_acknowledged_mail_survives_power_cuts(swallow_bin, lazy, tmp_path):

@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "ServerSupport",
             dependencies: [
-                "MailCore",
+                "MailCore", "MailAuth", "LineFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

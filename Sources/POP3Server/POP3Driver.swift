@@ -14,16 +14,11 @@ import ServerSupport
 /// Pipelining (RFC 2449 §6.6): commands are handled strictly in order. A message being sent
 /// pauses command handling (and, past the buffered-input limit, reading) until the channel
 /// drains, so a client that pipelines many RETRs and reads slowly holds one message in memory.
-final class POP3Driver: ConnectionDriver {
-    private enum Mode {
-        case commands
-        case authResponse(SASLExchange)
-    }
-
+final class POP3Driver: SASLLineDriver {
     private var session: POP3Session
     private let services: POP3Services
-    private var parser: POP3CommandParser
-    private var mode = Mode.commands
+    var parser: POP3CommandParser
+    var pendingSASL: SASLExchange?
 
     init(session: POP3Session, services: POP3Services) {
         self.session = session
@@ -38,8 +33,7 @@ final class POP3Driver: ConnectionDriver {
     }
 
     var atCommandBoundary: Bool {
-        if case .commands = mode { return !parser.isDiscardingOverlongLine }
-        return false
+        pendingSASL == nil && !parser.isDiscardingOverlongLine
     }
 
     func farewell(_ reason: ConnectionCloseReason) -> [UInt8]? {
@@ -73,33 +67,15 @@ final class POP3Driver: ConnectionDriver {
     }
 
     func receive(_ input: inout ByteBuffer, _ connection: Connection<POP3Driver>) -> InputProgress {
-        switch mode {
-        case .commands:
-            let (result, consumed) = input.withUnsafeReadableBytes { parser.parse($0) }
-            input.moveReaderIndex(forwardBy: consumed)
-            switch result {
-            case .needMoreBytes: return .needMoreBytes
-            case .error(let response): perform(session.error(response), connection, input: input)
-            case .command(let command):
-                connection.logger.trace("command", metadata: ["keyword": "\(command.keyword)"])
-                perform(session.handle(command), connection, input: input)
-            }
-        case .authResponse(var exchange):
-            let (result, consumed) = input.withUnsafeReadableBytes { parser.parseAuthResponse($0) }
-            input.moveReaderIndex(forwardBy: consumed)
-            switch result {
-            case .needMoreBytes: return .needMoreBytes
-            case .cancel:
-                // RFC 5034 §4: "*" cancels; the server answers -ERR.
-                mode = .commands
-                finishAuthentication(exchange.cancel(), connection)
-            case .error(let response):
-                mode = .commands
-                perform(session.error(response), connection, input: input)
-            case .response(let bytes):
-                mode = .commands
-                runSASL(exchange, .respond(bytes), connection)
-            }
+        if pendingSASL != nil { return receiveSASLResponse(&input, connection) }
+        let (result, consumed) = input.withUnsafeReadableBytes { parser.parse($0) }
+        input.moveReaderIndex(forwardBy: consumed)
+        switch result {
+        case .needMoreBytes: return .needMoreBytes
+        case .error(let response): perform(session.error(response), connection, input: input)
+        case .command(let command):
+            connection.logger.trace("command", metadata: ["keyword": "\(command.keyword)"])
+            perform(session.handle(command), connection, input: input)
         }
         return .handled
     }
@@ -232,20 +208,17 @@ final class POP3Driver: ConnectionDriver {
 
     // MARK: SASL (RFC 5034)
 
-    private func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<POP3Driver>) {
-        connection.run({ await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
-            let (step, exchange) = result
-            if case .challenge(let bytes) = step {
-                // RFC 5034 §4: "+" SP base64 challenge.
-                driver.mode = .authResponse(exchange)
-                connection.write(POP3Response.challenge(Base64.encodedString(bytes)).encoded)
-            } else {
-                driver.finishAuthentication(step, connection)
-            }
-        })
+    /// RFC 5034 §4: "+" SP base64 challenge.
+    func challengeLine(_ challenge: [UInt8]) -> [UInt8] {
+        POP3Response.challenge(Base64.encodedString(challenge)).encoded
     }
 
-    private func finishAuthentication(_ step: SASLExchange.Step, _ connection: Connection<POP3Driver>) {
+    func refuseSASLLine(_ response: POP3Response, _ connection: Connection<POP3Driver>) {
+        perform(session.error(response), connection, input: ByteBuffer())
+    }
+
+    /// RFC 5034 §4: a cancelled exchange ("*") is answered -ERR.
+    func finishAuthentication(_ step: SASLExchange.Step, _ connection: Connection<POP3Driver>) {
         switch step {
         case .challenge:
             break

@@ -14,18 +14,17 @@ import SMTPProtocol
 ///
 /// Pipelining (RFC 2920): commands are handled strictly in order; replies are written as they
 /// are decided and flushed whenever no further complete command is buffered or work must wait.
-final class SMTPDriver: ConnectionDriver {
+final class SMTPDriver: SASLLineDriver {
     private enum Mode {
         case commands
-        /// A SASL exchange waits for the client's response line (RFC 4954 §4).
-        case authResponse(SASLExchange)
         case data(DataDecoder)
         case chunk(BDATChunkReader, last: Bool, rejection: SMTPReply?)
     }
 
     private var session: SMTPSession
     private let services: SMTPServices
-    private var parser: SMTPCommandParser
+    var parser: SMTPCommandParser
+    var pendingSASL: SASLExchange?
     private var mode = Mode.commands
     private var message: [UInt8] = []
 
@@ -42,7 +41,7 @@ final class SMTPDriver: ConnectionDriver {
     }
 
     var atCommandBoundary: Bool {
-        if case .commands = mode { return !parser.isDiscardingOverlongLine }
+        if case .commands = mode { return pendingSASL == nil && !parser.isDiscardingOverlongLine }
         return false
     }
 
@@ -60,6 +59,7 @@ final class SMTPDriver: ConnectionDriver {
     func stopped() {}
 
     func receive(_ input: inout ByteBuffer, _ connection: Connection<SMTPDriver>) -> InputProgress {
+        if pendingSASL != nil { return receiveSASLResponse(&input, connection) }
         switch mode {
         case .commands:
             let isBDAT = input.readableBytesView.prefix(5).map { $0 & 0xDF } == Array("BDAT ".utf8).map { $0 & 0xDF }
@@ -75,21 +75,6 @@ final class SMTPDriver: ConnectionDriver {
             case .command(let command):
                 connection.logger.trace("command", metadata: ["verb": "\(command.verb)"])
                 perform(session.handle(command), connection, input: input)
-            }
-        case .authResponse(var exchange):
-            let (result, consumed) = input.withUnsafeReadableBytes { parser.parseAuthResponse($0) }
-            input.moveReaderIndex(forwardBy: consumed)
-            switch result {
-            case .needMoreBytes: return .needMoreBytes
-            case .cancel:
-                mode = .commands
-                finishAuthentication(exchange.cancel(), connection)
-            case .error(let reply):
-                mode = .commands
-                perform(session.error(reply), connection, input: input)
-            case .response(let bytes):
-                mode = .commands
-                runSASL(exchange, .respond(bytes), connection)
             }
         case .data(var decoder):
             let result = input.withUnsafeReadableBytes { decoder.decode($0, into: &message) }
@@ -236,21 +221,15 @@ final class SMTPDriver: ConnectionDriver {
 
     // MARK: SASL (RFC 4954)
 
-    /// Runs one step of the exchange off the event loop; the exchange is a value that travels
-    /// with the work and comes back with its new state.
-    private func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<SMTPDriver>) {
-        connection.run({ await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
-            let (step, exchange) = result
-            if case .challenge(let bytes) = step {
-                driver.mode = .authResponse(exchange)
-                connection.write(SMTPReply.authChallenge(Base64.encodedString(bytes)).encoded)
-            } else {
-                driver.finishAuthentication(step, connection)
-            }
-        })
+    func challengeLine(_ challenge: [UInt8]) -> [UInt8] {
+        SMTPReply.authChallenge(Base64.encodedString(challenge)).encoded
     }
 
-    private func finishAuthentication(_ step: SASLExchange.Step, _ connection: Connection<SMTPDriver>) {
+    func refuseSASLLine(_ reply: SMTPReply, _ connection: Connection<SMTPDriver>) {
+        perform(session.error(reply), connection, input: ByteBuffer())
+    }
+
+    func finishAuthentication(_ step: SASLExchange.Step, _ connection: Connection<SMTPDriver>) {
         switch step {
         case .challenge:
             break

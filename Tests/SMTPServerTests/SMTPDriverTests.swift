@@ -89,6 +89,15 @@ struct SMTPDriverTests {
             }
         }
 
+        /// Greeting, EHLO, MAIL, RCPT to alice, DATA: the client is sending the message now.
+        func startData() async throws {
+            _ = try await reply()
+            _ = try await smtp("EHLO client.test")
+            #expect(try await smtp("MAIL FROM:<a@outside.test>") == "250 2.1.0 Ok")
+            #expect(try await smtp("RCPT TO:<alice@example.test>") == "250 2.1.5 Ok")
+            #expect(try await smtp("DATA").hasPrefix("354 "))
+        }
+
         /// A command and its whole reply.
         func smtp(_ text: String) async throws -> String {
             try await send(text + "\r\n")
@@ -129,11 +138,7 @@ struct SMTPDriverTests {
     @Test func bareLineFeedInDataIsRefused() async throws {
         let fixture = try await Fixture()
         let wire = try await Wire(fixture)
-        _ = try await wire.reply()
-        _ = try await wire.smtp("EHLO client.test")
-        _ = try await wire.smtp("MAIL FROM:<a@outside.test>")
-        _ = try await wire.smtp("RCPT TO:<alice@example.test>")
-        _ = try await wire.smtp("DATA")
+        try await wire.startData()
         try await wire.send("Subject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<x@y>\r\n.\r\n")
         #expect(try await wire.reply().hasPrefix("554 5.6.0"))
         #expect(try await fixture.inbox().isEmpty)
@@ -178,11 +183,7 @@ struct SMTPDriverTests {
     @Test func shutdownLetsDataFinish() async throws {
         let fixture = try await Fixture()
         let wire = try await Wire(fixture)
-        _ = try await wire.reply()
-        _ = try await wire.smtp("EHLO client.test")
-        _ = try await wire.smtp("MAIL FROM:<a@outside.test>")
-        _ = try await wire.smtp("RCPT TO:<alice@example.test>")
-        _ = try await wire.smtp("DATA")
+        try await wire.startData()
         try await wire.send("Subject: shutdown\r\n\r\nfirst\r\n")
         let registry = wire.registry
         let shutdown = Task { await registry.shutdown(grace: .seconds(10)) }

@@ -196,6 +196,22 @@ struct SMTPDriverTests {
         #expect(try await fixture.inbox().count == 1)
     }
 
+    /// ...but only within the grace period: a client that never finishes is closed after it,
+    /// and what it half sent is not stored.
+    @Test func shutdownClosesWhatDoesNotFinishWithinTheGrace() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture)
+        try await wire.startData()
+        try await wire.send("Subject: never finished\r\n\r\nfirst\r\n")
+        let clock = ContinuousClock()
+        let start = clock.now
+        await wire.registry.shutdown(grace: .milliseconds(500))
+        #expect(clock.now - start >= .milliseconds(500))
+        #expect(wire.registry.count == 0, "still open after the grace period")
+        try await wire.closed()
+        #expect(try await fixture.inbox().isEmpty)
+    }
+
     /// A database failure during AUTH is 454 4.7.0, not 535, and costs the client nothing.
     @Test func directoryFailureIsTemporary() async throws {
         let fixture = try await Fixture()

@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: strict),
         // The line framing, byte scanning and SASL response lines every line protocol shares.
         .target(name: "LineFraming", swiftSettings: strict),
-        .target(name: "SMTPProtocol", dependencies: ["LineFraming"], swiftSettings: strict),
+        .target(name: "SMTPProtocol", dependencies: ["LineFraming", "MailCore"], swiftSettings: strict),
         .target(
             name: "MailDNS",
             dependencies: [
@@ -129,6 +129,7 @@ let package = Package(
             name: "SwallowRuntime",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS",
+                "SMTPProtocol", "POP3Protocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -171,7 +172,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
-        .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol"], swiftSettings: strict),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore"], swiftSettings: strict),
         .testTarget(
             name: "MailDNSTests",

@@ -66,9 +66,18 @@ public final class QueueRunner: Sendable {
 
     private var isStopping: Bool { state.withLock { $0.stopping } }
 
-    /// Runs until `stop()`; then returns once the attempts in progress have finished and been
-    /// recorded, so a remote 250 is never forgotten (and the message never sent twice).
+    /// Runs until `stop()` (or cancellation, which stops it the same way); then returns once the
+    /// attempts in progress have finished and been recorded, so a remote 250 is never forgotten
+    /// (and the message never sent twice).
     public func run() async {
+        await withTaskCancellationHandler {
+            await runUntilStopped()
+        } onCancel: {
+            stop()
+        }
+    }
+
+    private func runUntilStopped() async {
         await withDiscardingTaskGroup { group in
             while !isStopping {
                 let busy = state.withLock { $0.inFlight.count }
@@ -136,9 +145,15 @@ public final class QueueRunner: Sendable {
         }
         var newMessages: [QueuedMessage] = []
         if !forwards.isEmpty {
-            newMessages.append(QueuedMessage(id: QueueID.make(), sender: message.sender,
-                                             recipients: forwards.map { QueuedMessage.Recipient(address: $0) },
-                                             bytes: message.bytes))
+            // A new envelope for the alias's remote targets, carrying the original's body type,
+            // SMTPUTF8 and DSN parameters (RFC 6152, RFC 6531, RFC 3461) so the next hop is
+            // told what the message needs.
+            var forward = message
+            forward.id = QueueID.make()
+            forward.recipients = forwards.map { QueuedMessage.Recipient(address: $0) }
+            forward.arrival = now
+            forward.acceptance = nil
+            newMessages.append(forward)
         }
         let bounce = bounce(message, failed: updates.filter { $0.state == .failed }, logger: log)
         if let bounce { newMessages.append(bounce) }
@@ -169,14 +184,14 @@ public final class QueueRunner: Sendable {
             log.info("delivered", metadata: ["to": "\(LogSafe.escape(r.address))", "reply": "\(LogSafe.escape(reply.description))"])
         case .permanent(let why):
             u.state = .failed
-            u.lastError = LogSafe.escape(why)
+            u.lastError = why
             log.warning("bounced", metadata: ["to": "\(LogSafe.escape(r.address))", "reason": "\(LogSafe.escape(why))"])
         case .temporary(let why):
-            u.lastError = LogSafe.escape(why)
+            u.lastError = why
             if now.timeIntervalSince(message.arrival) >= configuration.maximumLifetime.seconds {
                 u.state = .failed
                 // RFC 3463 X.4.7: delivery time expired.
-                u.lastError = "4.4.7 gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(LogSafe.escape(why))"
+                u.lastError = "4.4.7 gave up after \(Int(configuration.maximumLifetime.seconds)) s: \(why)"
                 log.warning("expired", metadata: ["to": "\(LogSafe.escape(r.address))", "reason": "\(LogSafe.escape(why))"])
             } else {
                 u.nextAttempt = now.addingTimeInterval(backoff(attempts: u.attempts))

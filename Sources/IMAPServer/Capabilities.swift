@@ -1,3 +1,5 @@
+import MailAuth
+
 /// What the server announces in CAPABILITY (RFC 9051 §6.1.1, §7.2.2), by session state.
 enum Capabilities {
     static func list(tlsActive: Bool, tlsAvailable: Bool, authenticated: Bool, configuration: IMAPServerConfiguration) -> [String] {
@@ -6,12 +8,10 @@ enum Capabilities {
         var caps = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", authenticated ? "LITERAL+" : "LITERAL-", "ID", "ENABLE", "IDLE"]
         if !authenticated {
             if !tlsActive && tlsAvailable { caps.append("STARTTLS") }
-            let plaintextOK = tlsActive || configuration.allowPlaintextWithoutTLS
-            let authOK = plaintextOK || !configuration.tlsAuthOnly
+            let policy = configuration.authPolicy
             // RFC 9051 §6.2.3: LOGINDISABLED while LOGIN would expose the password.
-            if !plaintextOK { caps.append("LOGINDISABLED") }
-            if plaintextOK { caps += ["AUTH=PLAIN", "AUTH=LOGIN"] }
-            if authOK { caps.append("AUTH=SCRAM-SHA-256") }
+            if !policy.allowsPlaintextPasswords(tlsActive: tlsActive) { caps.append("LOGINDISABLED") }
+            caps += policy.offeredMechanisms(tlsActive: tlsActive).map { "AUTH=" + $0.rawValue }
             return caps
         }
         caps += [

@@ -6,7 +6,8 @@ import ServerSupport
 /// IMAP on the connection core, as a codec: input is framed into commands with
 /// `IMAPCommandParser` (literal continuations and grammar errors answered here), each command is
 /// handed to the `IMAPSession` in order, and the session's decisions come back as responses it
-/// writes through the connection's writer. STARTTLS is performed here, where the pipeline is.
+/// writes through the connection's writer. STARTTLS is decided here (the session learns of it
+/// after the handshake started) and performed by the core's guard.
 final class IMAPDriver: ConnectionDriver {
     private enum Mode {
         case commands

@@ -48,6 +48,10 @@ public struct IMAPServerConfiguration: Sendable {
     public var allowPlaintextWithoutTLS = false
     /// No login of any kind before STARTTLS (Postfix's `smtpd_tls_auth_only`).
     public var tlsAuthOnly = true
+
+    var authPolicy: AuthenticationPolicy {
+        AuthenticationPolicy(allowPlaintextWithoutTLS: allowPlaintextWithoutTLS, tlsAuthOnly: tlsAuthOnly)
+    }
     /// Largest APPEND message, announced as APPENDLIMIT (RFC 7889). 64 MiB.
     public var appendLimit = IMAPCommandParser.Configuration.defaultMaxAppendMessageSize
     public var limits = Limits()

@@ -6,11 +6,11 @@ import MailStore
 /// LOGIN and AUTHENTICATE (RFC 9051 §6.2.2, §6.2.3, SASL-IR RFC 4959).
 extension IMAPSession {
 
-    var plaintextAllowed: Bool { tlsActive || configuration.allowPlaintextWithoutTLS }
+    var plaintextAllowed: Bool { configuration.authPolicy.allowsPlaintextPasswords(tlsActive: tlsActive) }
 
     /// Postfix's `smtpd_tls_auth_only` for IMAP: no login of any kind before STARTTLS unless
     /// the administrator allowed plaintext logins.
-    var authenticationAllowed: Bool { plaintextAllowed || !configuration.tlsAuthOnly }
+    var authenticationAllowed: Bool { configuration.authPolicy.allowsAuthentication(tlsActive: tlsActive) }
 
     func login(username: String, password: String) async throws -> Completion {
         guard plaintextAllowed else {
@@ -33,7 +33,7 @@ extension IMAPSession {
         guard let mechanism = SASLMechanismName(caseInsensitive: name) else {
             throw Failure.no("Unsupported authentication mechanism.", code: .cannot)
         }
-        if !authenticationAllowed || (mechanism.sendsPlaintextPassword && !plaintextAllowed) {
+        if !configuration.authPolicy.allows(mechanism, tlsActive: tlsActive) {
             throw Failure.no("Authentication disallowed on non-secure connections: use STARTTLS first.", code: .privacyRequired)
         }
         sasl = SASLExchange(mechanism: mechanism, authenticator: services.authenticator, client: clientIP)
@@ -68,10 +68,7 @@ extension IMAPSession {
         } catch let failure as Failure {
             bad = failure.status == .bad
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
-            if failure.code == .authenticationFailed, authenticationFailures >= configuration.limits.maxAuthenticationFailures {
-                await send(.condition(.bye, text: "Too many failed authentications."))
-                next = .close
-            }
+            if await closeAfterTooManyFailures(failure) { next = .close }
         } catch {
             logger.error("authentication failed with an internal error", metadata: ["error": "\(error)"])
             await tagged(tag, .no, code: .serverBug, "Internal error occurred. Refer to server log for more information.")
@@ -112,6 +109,15 @@ extension IMAPSession {
     static let authenticationUnavailable = Failure.no("Authentication service temporarily unavailable.", code: .unavailable)
 
     /// Counts a failed login; the caller closes the connection past the limit.
+    /// After the tagged NO of the last allowed failure: BYE, and the caller closes.
+    func closeAfterTooManyFailures(_ failure: Failure) async -> Bool {
+        guard failure.code == .authenticationFailed, authenticationFailures >= configuration.limits.maxAuthenticationFailures else {
+            return false
+        }
+        await send(.condition(.bye, text: "Too many failed authentications."))
+        return true
+    }
+
     private func authenticationFailed() -> Failure {
         authenticationFailures += 1
         return Failure.no("Authentication failed.", code: .authenticationFailed)

@@ -209,10 +209,7 @@ actor IMAPSession {
             if failure.status == .no { await reportUpdates(after: command.command) }
             bad = failure.status == .bad
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
-            if failure.code == .authenticationFailed, authenticationFailures >= configuration.limits.maxAuthenticationFailures {
-                await send(.condition(.bye, text: "Too many failed authentications."))
-                next = .close
-            }
+            if await closeAfterTooManyFailures(failure) { next = .close }
         } catch is ClientGone {
             logger.info("client gone during command", metadata: ["command": "\(command.command.name)"])
             return Outcome(next: .close, authenticated: account != nil)
@@ -265,7 +262,7 @@ actor IMAPSession {
             await send(.id([IDParameter(key: "name", value: "Swallow"), IDParameter(key: "vendor", value: "Swallow")]))
             return .ok(code: nil, text: "ID completed.")
         case .startTLS:
-            // Performed by the handler, which owns the pipeline; reaching here means no TLS.
+            // The driver handles STARTTLS before the session sees it; reaching here means no TLS.
             throw Failure.no("TLS is not available.", code: .cannot)
         case .login(let username, let password):
             return try await login(username: username, password: password)

@@ -1,6 +1,6 @@
 /// The one place that decides a login, for every protocol (SMTP AUTH, IMAP LOGIN and
 /// AUTHENTICATE, POP3 USER/PASS and AUTH, ManageSieve): directory lookup, the throttle's delay,
-/// the password check on its bounded pool, and the bookkeeping of failures.
+/// the password check (bounded in concurrency and queue length), and the bookkeeping of failures.
 ///
 /// A directory or database failure, or a full hashing queue, is `.unavailable`: the protocol
 /// answers with a temporary failure (`454 4.7.0`, `NO [UNAVAILABLE]`, `-ERR [SYS/TEMP]`), and
@@ -42,6 +42,8 @@ public struct Authenticator: Sendable {
     /// before costing us CPU.
     public func checkPassword(login: String, password: String, client: String) async -> Outcome {
         await waitForPenalty(client: client)
+        // The client left while it waited: no hash for nobody.
+        if Task.isCancelled { return .unavailable("client gone") }
         let account: Account?
         do {
             account = try await directory.account(login: login)

@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// Runs password hash checks (yescrypt, bcrypt: tens of milliseconds of CPU each, on purpose)
-/// on a bounded set of threads of their own, never on Swift's cooperative pool or an event
-/// loop, where a burst of logins would stall every session (DESIGN.md §4 bounded everything).
+/// on a Dispatch queue, at most `maxConcurrent` at once, never on Swift's cooperative pool or an
+/// event loop, where a burst of logins would stall every session (DESIGN.md §4 bounded
+/// everything).
 ///
 /// At most `maxConcurrent` checks run at once; up to `maxQueued` more wait their turn. Beyond
 /// that `verify` answers `nil` at once: the caller reports a temporary failure, and a flood of
@@ -23,7 +24,7 @@ public final class PasswordVerifier: Sendable {
 
     private struct State {
         var running = 0
-        var waiting: [CheckedContinuation<Void, Never>] = []
+        var waiting: [CheckedContinuation<Bool, Never>] = []
     }
 
     public let configuration: Configuration
@@ -47,45 +48,32 @@ public final class PasswordVerifier: Sendable {
     /// Checks running or waiting (for metrics and tests).
     public var load: (running: Int, waiting: Int) { state.withLock { ($0.running, $0.waiting.count) } }
 
-    private enum Admission { case run, wait, refuse }
-
+    /// Takes a slot, waiting for one if the queue has room; false when it has none. The
+    /// decision and the queueing happen under one lock, so the queue never exceeds its bound.
     private func acquire() async -> Bool {
-        let admission: Admission = state.withLock { s in
-            if s.running < configuration.maxConcurrent {
-                s.running += 1
-                return .run
-            }
-            return s.waiting.count < configuration.maxQueued ? .wait : .refuse
-        }
-        switch admission {
-        case .run: return true
-        case .refuse: return false
-        case .wait:
-            await withCheckedContinuation { continuation in
-                let runNow: Bool = state.withLock { s in
-                    // A slot may have been released between the two locks.
-                    if s.running < configuration.maxConcurrent {
-                        s.running += 1
-                        return true
-                    }
-                    s.waiting.append(continuation)
-                    return false
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let admitted: Bool? = state.withLock { s in
+                if s.running < configuration.maxConcurrent {
+                    s.running += 1
+                    return true
                 }
-                if runNow { continuation.resume() }
+                guard s.waiting.count < configuration.maxQueued else { return false }
+                s.waiting.append(continuation)
+                return nil
             }
-            return true
+            if let admitted { continuation.resume(returning: admitted) }
         }
     }
 
     /// Hands the slot to the next waiter, or frees it.
     private func release() {
-        let next: CheckedContinuation<Void, Never>? = state.withLock { s in
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { s in
             if s.waiting.isEmpty {
                 s.running -= 1
                 return nil
             }
             return s.waiting.removeFirst()
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 }

@@ -26,6 +26,7 @@ public struct SASLExchange: Sendable {
     /// The login the client named, for the throttle's bookkeeping.
     private var attemptedLogin = ""
     private var failureRecorded = false
+    private var successRecorded = false
 
     public init(mechanism: SASLMechanismName, authenticator: Authenticator, client: String) {
         self.mechanism = mechanism
@@ -81,7 +82,9 @@ public struct SASLExchange: Sendable {
                 attemptedLogin = authcid
                 switch await authenticator.checkPassword(login: authcid, password: password, client: client) {
                 case .authenticated(let account):
+                    // checkPassword recorded the success already.
                     pendingAccount = account
+                    successRecorded = true
                     action = server.passwordVerified(true)
                 case .rejected:
                     failureRecorded = true
@@ -92,6 +95,7 @@ public struct SASLExchange: Sendable {
             case .lookupSCRAM(let authcid, _):
                 attemptedLogin = authcid
                 await authenticator.waitForPenalty(client: client)
+                if Task.isCancelled { return .unavailable("client gone") }
                 do {
                     pendingAccount = try await authenticator.directory.account(login: authcid)
                 } catch {
@@ -103,7 +107,7 @@ public struct SASLExchange: Sendable {
                 guard let account = pendingAccount, account.address.lowercased() == authcid.lowercased() else {
                     return await rejected()
                 }
-                await authenticator.throttle.recordSuccess(client: client, login: authcid)
+                if !successRecorded { await authenticator.throttle.recordSuccess(client: client, login: authcid) }
                 return .authenticated(account)
             case .failure(.aborted):
                 return .aborted

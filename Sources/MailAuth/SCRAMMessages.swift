@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 
-/// Grammar of SCRAM messages (RFC 5802 §7), shared by the server machine and the tests'
-/// `SCRAMClient` (package access, so that client stays out of the library).
+/// Grammar of SCRAM messages (RFC 5802 §7). Package access: the test-support SCRAM client in
+/// this package reuses it without being part of the library.
 /// Messages are handled as bytes: every attribute is ASCII apart from `saslname` values, which
 /// are validated as UTF-8 on their own.
 package enum SCRAM {

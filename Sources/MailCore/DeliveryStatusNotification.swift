@@ -74,7 +74,7 @@ public struct DeliveryStatusNotification: Sendable {
         // RFC 3464 §2.2: per-message fields, then a blank line before each per-recipient group.
         // RFC 3464 §2.2.1: the envelope identifier as it was given, in xtext (RFC 3461 §4).
         // Decoded, it may hold CR LF, which would start a header line of its own.
-        if let envelopeID { text += "Original-Envelope-Id: \(Self.xtext(envelopeID))\r\n" }
+        if let envelopeID { text += "Original-Envelope-Id: \(XText.encode(envelopeID))\r\n" }
         text += "Reporting-MTA: dns; \(reportingMTA)\r\n"
         text += "Arrival-Date: \(RFC5322Date.format(arrival, offsetSeconds: 0))\r\n"
         for r in recipients {
@@ -111,16 +111,6 @@ public struct DeliveryStatusNotification: Sendable {
             joined.append(scalar == "\r" || scalar == "\n" ? " " : scalar)
         }
         return LogSafe.escape(String(joined))
-    }
-
-    /// RFC 3461 §4 xtext: "+", "=" and every byte outside "!"..."~" as "+" and two hex digits.
-    static func xtext(_ value: String) -> String {
-        var out = ""
-        for byte in value.utf8 {
-            let plain = (0x21...0x7E).contains(byte) && byte != UInt8(ascii: "+") && byte != UInt8(ascii: "=")
-            out += plain ? String(UnicodeScalar(byte)) : "+" + String(format: "%02X", byte)
-        }
-        return out
     }
 
     /// The RFC 3463 status in a reply text (e.g. "550 5.1.1 User unknown" -> "5.1.1"), or a

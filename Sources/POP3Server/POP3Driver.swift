@@ -100,7 +100,7 @@ final class POP3Driver: SASLLineDriver {
             }
         case .checkPassword(let login, let password):
             let authenticator = services.authenticator, client = session.clientIP
-            connection.run({ await authenticator.checkPassword(login: login, password: password, client: client) },
+            connection.run(cancellable: true, { await authenticator.checkPassword(login: login, password: password, client: client) },
                            then: { driver, connection, outcome in
                 switch outcome {
                 case .authenticated(let account):

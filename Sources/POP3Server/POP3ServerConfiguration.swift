@@ -16,6 +16,10 @@ public struct POP3ServerConfiguration: Sendable {
     public var allowPlaintextWithoutTLS = false
     /// No login of any kind before STLS (Postfix's `smtpd_tls_auth_only`).
     public var tlsAuthOnly = true
+
+    var authPolicy: AuthenticationPolicy {
+        AuthenticationPolicy(allowPlaintextWithoutTLS: allowPlaintextWithoutTLS, tlsAuthOnly: tlsAuthOnly)
+    }
     /// Failed logins before the connection is closed.
     public var maxAuthenticationFailures = 3
     /// Longest command line, CRLF included (RFC 2449 §4: 255).
@@ -44,7 +48,8 @@ public struct POP3ServerConfiguration: Sendable {
     public var serviceName: String { implicitTLS ? "pop3s" : "pop3" }
 
     var parserConfiguration: POP3CommandParser.Configuration {
-        POP3CommandParser.Configuration(maxCommandLineLength: maxCommandLineLength, maxAuthLineLength: maxAuthLineLength)
+        POP3CommandParser.Configuration(maxCommandLineLength: maxCommandLineLength,
+                                        maxAuthLineLength: max(maxAuthLineLength, maxCommandLineLength))
     }
 }
 

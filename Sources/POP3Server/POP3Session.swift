@@ -108,11 +108,11 @@ struct POP3Session {
     var greeting: POP3Response { .ok("\(configuration.hostname) Swallow POP3 ready.") }
 
     /// DESIGN.md §4: passwords cross the wire only under TLS unless the admin opted in.
-    var plaintextAllowed: Bool { tlsActive || configuration.allowPlaintextWithoutTLS }
+    var plaintextAllowed: Bool { configuration.authPolicy.allowsPlaintextPasswords(tlsActive: tlsActive) }
 
     /// Postfix's `smtpd_tls_auth_only` for POP3: no login of any kind before TLS, unless the
     /// administrator allowed plaintext logins.
-    var authenticationAllowed: Bool { plaintextAllowed || !configuration.tlsAuthOnly }
+    var authenticationAllowed: Bool { configuration.authPolicy.allowsAuthentication(tlsActive: tlsActive) }
 
     /// Counts a protocol error; too many close the session.
     mutating func error(_ response: POP3Response) -> Action {
@@ -182,10 +182,7 @@ struct POP3Session {
 
     /// PLAIN and LOGIN send the password itself; SCRAM never reveals it.
     var offeredMechanisms: [String] {
-        guard authenticationAllowed else { return [] }
-        var names = [SASLMechanismName.scramSHA256.rawValue]
-        if plaintextAllowed { names = [SASLMechanismName.plain.rawValue, SASLMechanismName.login.rawValue] + names }
-        return names
+        configuration.authPolicy.offeredMechanisms(tlsActive: tlsActive).map(\.rawValue)
     }
 
     /// RFC 3206 §4: a policy refusal is an [AUTH] failure.
@@ -212,14 +209,13 @@ struct POP3Session {
         guard let mechanism = SASLMechanismName(caseInsensitive: mechanismName) else {
             return error(.error("Unsupported authentication mechanism"))
         }
-        if !authenticationAllowed || (mechanism.sendsPlaintextPassword && !plaintextAllowed) { return error(plaintextRefused) }
+        guard configuration.authPolicy.allows(mechanism, tlsActive: tlsActive) else { return error(plaintextRefused) }
         var initial: [UInt8]? = nil
         if let initialResponse {
-            // RFC 5034 §4: "=" is an empty initial response.
-            guard initialResponse == "=" || Base64.decode(initialResponse) != nil else {
+            guard let decoded = SASLResponseLine.decodeInitialResponse(initialResponse) else {
                 return error(POP3CommandParser.Errors.invalidBase64)
             }
-            initial = initialResponse == "=" ? [] : Base64.decode(initialResponse)
+            initial = decoded
         }
         user = nil
         return .authenticate(mechanism, initialResponse: initial)
@@ -234,10 +230,10 @@ struct POP3Session {
         }
     }
 
-    /// A login (USER/PASS or SASL) succeeded: open the maildrop next.
     /// RFC 3206 §4 [SYS/TEMP]: the directory or database could not decide; not a wrong password.
     static let authenticationUnavailable = POP3Response.error(.sysTemp, "Authentication service temporarily unavailable, try again later")
 
+    /// A login (USER/PASS or SASL) succeeded: open the maildrop next.
     mutating func authenticated(as account: Account) -> Action {
         user = nil
         self.account = account

@@ -177,9 +177,10 @@ final class SMTPDriver: SASLLineDriver {
     static func resolve(_ given: EmailAddress, directory: any UserDirectory, store: any MailStore) async -> (EmailAddress, SMTPSession.Resolution) {
         do {
             var address = given
-            var resolution = try await directory.resolve(recipient: address.description)
-            if given.domain.isEmpty {
-                resolution = .unknownUser
+            var resolution = RecipientResolution.unknownUser
+            if !given.domain.isEmpty {
+                resolution = try await directory.resolve(recipient: address.description)
+            } else {
                 for domain in try await directory.listDomains() {
                     let candidate = EmailAddress(localPart: given.localPart, domain: domain)
                     let r = try await directory.resolve(recipient: candidate.description)

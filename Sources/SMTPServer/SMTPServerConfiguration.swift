@@ -50,6 +50,10 @@ public struct SMTPServerConfiguration: Sendable {
     public var allowPlaintextWithoutTLS = false
     /// No AUTH of any kind before TLS (Postfix's `smtpd_tls_auth_only`).
     public var tlsAuthOnly = true
+
+    var authPolicy: AuthenticationPolicy {
+        AuthenticationPolicy(allowPlaintextWithoutTLS: allowPlaintextWithoutTLS, tlsAuthOnly: tlsAuthOnly)
+    }
     /// Whether a client address may relay without authenticating.
     public var isTrustedClient: @Sendable (String) -> Bool = { _ in false }
 

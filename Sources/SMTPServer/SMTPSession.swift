@@ -6,7 +6,7 @@ import LineFraming
 import SMTPProtocol
 
 /// One SMTP/LMTP session's state and protocol decisions (DESIGN.md §5.4): commands in,
-/// actions out. It does no I/O; `SMTPConnectionHandler` performs the actions (replies,
+/// actions out. It does no I/O; `SMTPDriver` performs the actions (replies,
 /// directory lookups, commits) and feeds the results back.
 struct SMTPSession {
     /// A recipient accepted at RCPT time.
@@ -42,13 +42,13 @@ struct SMTPSession {
         /// Check that the authenticated account may use this sender, then call `senderChecked`.
         case checkSender(EmailAddress?, MailParameters)
         /// Run a SASL exchange (RFC 4954) with this mechanism and decoded initial response, then
-        /// call `authenticated(as:)` or `authenticationFailed()`.
+        /// call `authenticated(as:)` or `authenticationFailed(maxFailures:)`.
         case authenticate(SASLMechanismName, initialResponse: [UInt8]?)
         /// Read the message after 354 with a DataDecoder.
         case readData
-        /// Read `size` octets of a BDAT chunk; `last` ends the message; `accepted` false means the
-        /// chunk must be read and discarded (RFC 3030 §2: the client sends it anyway) and `reply`
-        /// sent after it.
+        /// Read `size` octets of a BDAT chunk; `last` ends the message. With a `rejection` the
+        /// chunk is read and discarded (RFC 3030 §2: the client sends it anyway) and the
+        /// rejection sent after it.
         case readChunk(size: Int, last: Bool, rejection: SMTPReply?)
     }
 
@@ -84,9 +84,7 @@ struct SMTPSession {
 
     /// RFC 4954 §4 and Postfix's `smtpd_tls_auth_only`: no authentication of any kind before
     /// TLS, unless the administrator allowed plaintext authentication.
-    var authenticationAllowed: Bool {
-        tlsActive || configuration.allowPlaintextWithoutTLS || !configuration.tlsAuthOnly
-    }
+    var authenticationAllowed: Bool { configuration.authPolicy.allowsAuthentication(tlsActive: tlsActive) }
 
     var greeting: SMTPReply {
         .greeting(hostname: configuration.hostname, text: role.isLMTP ? "LMTP Swallow" : "ESMTP Swallow")
@@ -178,12 +176,8 @@ struct SMTPSession {
     /// PLAIN and LOGIN send the password itself: only under TLS unless the admin allowed it
     /// (DESIGN.md §4). SCRAM never reveals it.
     var offeredMechanisms: [String] {
-        if account != nil || !authenticationAllowed { return [] }
-        var names = [SASLMechanismName.scramSHA256.rawValue]
-        if tlsActive || configuration.allowPlaintextWithoutTLS {
-            names = [SASLMechanismName.plain.rawValue, SASLMechanismName.login.rawValue] + names
-        }
-        return names
+        if account != nil { return [] }
+        return configuration.authPolicy.offeredMechanisms(tlsActive: tlsActive).map(\.rawValue)
     }
 
     private mutating func mail(_ reversePath: String, _ raw: [ESMTPParameter]) -> Action {
@@ -307,14 +301,11 @@ struct SMTPSession {
             return error(.unrecognizedAuthenticationType)
         }
         guard authenticationAllowed else { return error(.startTLSRequired) }
-        if mechanism.sendsPlaintextPassword && !tlsActive && !configuration.allowPlaintextWithoutTLS {
-            return error(.encryptionRequired)
-        }
+        guard configuration.authPolicy.allows(mechanism, tlsActive: tlsActive) else { return error(.encryptionRequired) }
         var initial: [UInt8]? = nil
         if let initialResponse {
-            // RFC 4954 §4: "=" is an empty initial response.
-            guard initialResponse == "=" || Base64.decode(initialResponse) != nil else { return error(.invalidBase64) }
-            initial = initialResponse == "=" ? [] : Base64.decode(initialResponse)
+            guard let decoded = SASLResponseLine.decodeInitialResponse(initialResponse) else { return error(.invalidBase64) }
+            initial = decoded
         }
         return .authenticate(mechanism, initialResponse: initial)
     }

@@ -38,7 +38,6 @@ public struct Connection<Driver: ConnectionDriver> {
     public var clientIP: String { handler.clientIP }
     public var tlsActive: Bool { handler.tlsActive }
     public var allocator: ByteBufferAllocator { context.channel.allocator }
-    public var eventLoop: any EventLoop { context.eventLoop }
 
     /// The connection's logger (client, service and, after login, user metadata).
     public var logger: Logger {
@@ -59,10 +58,11 @@ public struct Connection<Driver: ConnectionDriver> {
     public func close(_ final: [UInt8]?) { handler.close(context, final) }
 
     /// Runs `work` off the event loop, holding further input meanwhile, then `then` on it;
-    /// `then` is skipped when the connection closed in between.
-    public func run<T: Sendable>(_ work: @escaping @Sendable () async -> T,
+    /// `then` is skipped when the connection closed in between. `cancellable` work (a login
+    /// step) is cancelled when the client leaves; other work (a commit) always completes.
+    public func run<T: Sendable>(cancellable: Bool = false, _ work: @escaping @Sendable () async -> T,
                                  then: @escaping (Driver, Connection<Driver>, T) -> Void) {
-        handler.run(context, work, then: then)
+        handler.run(context, cancellable: cancellable, work, then: then)
     }
 
     /// The STARTTLS guard (RFC 3207 §4, RFC 2595 §4, RFC 9051 §6.2.1, DESIGN.md §4): when no

@@ -35,6 +35,9 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
     private var idleTimer: Scheduled<Void>?
     private var loginTimer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    /// Work started by `run` that may be dropped if the client leaves (not a message commit).
+    private var abandonable: Task<Void, Never>?
 
     /// - Parameters:
     ///   - clientIP: the peer's address as text, for limits and logs.
@@ -86,7 +89,9 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
 
     public func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        for timer in [idleTimer, loginTimer, stallTimer] { timer?.cancel() }
+        // Work for a client that has gone (a login's penalty wait and hash) is not worth doing.
+        abandonable?.cancel()
+        for timer in [idleTimer, loginTimer, stallTimer, closeTimer] { timer?.cancel() }
         if admitted {
             limiter.release(clientIP)
             registry.remove(context.channel)
@@ -167,14 +172,16 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
 
     // MARK: What the driver asks for
 
-    func run<T: Sendable>(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> T,
+    func run<T: Sendable>(_ context: ChannelHandlerContext, cancellable: Bool, _ work: @escaping @Sendable () async -> T,
                           then: @escaping (Driver, Connection<Driver>, T) -> Void) {
         busy = true
         flush(context)
         let promise = context.eventLoop.makePromise(of: T.self)
-        promise.completeWithTask(work)
+        let task = Task { promise.succeed(await work()) }
+        if cancellable { abandonable = task }
         promise.futureResult.assumeIsolated().whenSuccess { [self] value in
             self.busy = false
+            self.abandonable = nil
             guard !self.closed else { return }
             then(self.driver, self.connection(context), value)
             self.resume(context)
@@ -215,6 +222,11 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
         // drops what remains.
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
+        // A client that does not read would keep the farewell, and so the connection, pending
+        // for ever: it gets the stall timeout, then the channel is closed regardless.
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(policy.outputStallTimeout)) {
+            channel.close(promise: nil)
+        }
     }
 
     func startTLS(_ context: ChannelHandlerContext, ready: [UInt8], refusal: [UInt8], pending: Int) -> Bool {

@@ -47,7 +47,5 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 
-    public func count(_ client: String) -> Int { counts.withLock { $0.perClient[ClientKey.of(client), default: 0] } }
-
     public var total: Int { counts.withLock { $0.total } }
 }

@@ -30,14 +30,20 @@ public final class ConnectionRegistry: Sendable {
         _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    /// Asks every connection to finish, waits up to `grace` for them, then closes the rest.
-    public func shutdown(grace: Duration) async {
+    /// Tells every connection to close once it is between commands.
+    public func announceShutdown() {
         for channel in channels.withLock({ Array($0.values) }) {
             channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ShutdownEvent()) }
         }
+    }
+
+    /// Asks every connection to finish, waits up to `grace` for them, then closes the rest.
+    public func shutdown(grace: Duration) async {
+        announceShutdown()
         let deadline = ContinuousClock.now + grace
         while count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+            // Cancelled (the service group gave up waiting): close now rather than spin.
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
         }
         for channel in channels.withLock({ Array($0.values) }) {
             try? await channel.close()

@@ -5,10 +5,9 @@ import ServiceLifecycle
 import NIOSSL
 import Synchronization
 
-/// Binds TCP listeners and runs until graceful shutdown; each accepted connection gets the
-/// pipeline `initialize` builds (the connection core with a protocol's driver). On shutdown
-/// it stops accepting, then lets its connections finish (see `ConnectionRegistry`).
-public final class TCPListener: Service, Sendable {
+/// Binds TCP listeners; each accepted connection gets the pipeline `initialize` builds (the
+/// connection core with a protocol's driver). `ListenerGroup` runs them as one service.
+public final class TCPListener: Sendable {
     public let name: String
     public let addresses: [(host: String, port: Int)]
     public let registry: ConnectionRegistry
@@ -50,14 +49,37 @@ public final class TCPListener: Service, Sendable {
         return result
     }
 
-    public func run() async throws {
-        if bound.withLock({ $0.isEmpty }) { try await bind() }
-        try? await gracefulShutdown()
+    /// No new connections.
+    func stopAccepting() async {
         for channel in bound.withLock({ $0 }) { try? await channel.close() }
+    }
+
+    /// Lets the connections finish, up to the grace period (see `ConnectionRegistry`).
+    func drain() async {
         let open = registry.count
         if open > 0 { logger.info("\(name): finishing \(open) connection(s)") }
         await registry.shutdown(grace: shutdownGrace)
         logger.info("\(name) listener closed")
+    }
+}
+
+/// Every listener of the server as one service (DESIGN.md §5 item 7). On graceful shutdown all
+/// of them stop accepting first, then their connections finish together: one grace period in
+/// all, not one per listener, and no listener still accepting while another drains.
+public struct ListenerGroup: Service {
+    let listeners: [TCPListener]
+
+    public init(_ listeners: [TCPListener]) {
+        self.listeners = listeners
+    }
+
+    public func run() async throws {
+        for listener in listeners where listener.bound.withLock({ $0.isEmpty }) { try await listener.bind() }
+        try? await gracefulShutdown()
+        for listener in listeners { await listener.stopAccepting() }
+        await withDiscardingTaskGroup { group in
+            for listener in listeners { group.addTask { await listener.drain() } }
+        }
     }
 }
 

@@ -39,7 +39,7 @@ extension SASLLineDriver {
     /// Runs one step of the exchange off the event loop; the exchange is a value that travels
     /// with the work and comes back with its new state.
     public func runSASL(_ exchange: SASLExchange, _ input: SASLExchange.Input, _ connection: Connection<Self>) {
-        connection.run({ await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
+        connection.run(cancellable: true, { await SASLExchange.advance(exchange, input) }, then: { driver, connection, result in
             let (step, exchange) = result
             if case .challenge(let bytes) = step {
                 driver.pendingSASL = exchange

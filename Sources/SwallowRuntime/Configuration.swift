@@ -85,6 +85,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var outputStallTimeout = 120
         /// On shutdown, how long commands in progress may take before connections are closed.
         public var shutdownGrace = 10
+
+        public init() {}
     }
 
     public struct Relay: Sendable, Equatable {

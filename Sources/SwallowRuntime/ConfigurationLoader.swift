@@ -1,4 +1,7 @@
 import Foundation
+import MailAuth
+import POP3Protocol
+import SMTPProtocol
 import TOMLKit
 
 extension SwallowConfiguration {
@@ -72,7 +75,10 @@ extension SwallowConfiguration {
             if let v = try reader.bool(auth, "auth", "allow_plaintext_without_tls") { config.auth.allowPlaintextWithoutTLS = v }
             if let v = try reader.bool(auth, "auth", "tls_auth_only") { config.auth.tlsAuthOnly = v }
             if let v = try reader.positiveInt(auth, "auth", "scram_iterations") {
-                guard v >= 4096, v <= 10_000_000 else { throw reader.error("auth.scram_iterations", "must be between 4096 (RFC 7677) and 10000000") }
+                let range = SCRAMCredentials.rfcMinimumIterations...SCRAMCredentials.maximumIterations
+                guard range.contains(v) else {
+                    throw reader.error("auth.scram_iterations", "must be between \(range.lowerBound) (RFC 7677) and \(range.upperBound)")
+                }
                 config.auth.scramIterations = v
             }
             if let v = try reader.positiveInt(auth, "auth", "max_failures_per_connection") { config.auth.maxFailuresPerConnection = v }
@@ -92,8 +98,8 @@ extension SwallowConfiguration {
             }
             // The RFC floors below which real clients break.
             let floors: [(String, Int, Int)] = [
-                ("smtp_max_line_length", config.limits.smtpMaxLineLength, 512),   // RFC 5321 §4.5.3.1.4
-                ("pop3_max_line_length", config.limits.pop3MaxLineLength, 255),   // RFC 2449 §4
+                ("smtp_max_line_length", config.limits.smtpMaxLineLength, SMTPLimits.rfcMinimumCommandLineLength),
+                ("pop3_max_line_length", config.limits.pop3MaxLineLength, POP3Limits.maxCommandLineLength),  // RFC 2449 §4
                 ("imap_max_line_length", config.limits.imapMaxLineLength, 8192),  // RFC 7162 §4
                 ("max_recipients", config.limits.maxRecipients, 100),             // RFC 5321 §4.5.3.1.8
             ]

@@ -98,14 +98,6 @@ public enum FileIO {
         }
     }
 
-    /// Writes `bytes` to `path`, which must not exist yet.
-    public static func createNew(_ bytes: [UInt8], at path: String, mode: mode_t) throws {
-        let file = try NewFile(creating: path, mode: mode)
-        try file.write(bytes)
-        try file.commit()
-        try syncDirectory(of: path)
-    }
-
     /// fsync of the directory holding `path`, so a new name in it is on disk too.
     public static func syncDirectory(of path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent

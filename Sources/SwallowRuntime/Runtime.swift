@@ -64,6 +64,7 @@ public struct Runtime: Sendable {
             queue: queue, logger: logger)
 
         var services_: [any Service] = []
+        var listeners: [TCPListener] = []
         var served: Set<String> = []
         var mxListeners: [SocketAddress] = []
         let smtpRoles: [(SMTPRole, [HostPort])] = [
@@ -89,7 +90,7 @@ public struct Runtime: Sendable {
                                                shutdownGrace: grace, group: group)
             let bound = try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
             if role == .mx { mxListeners = bound }
-            services_.append(listener)
+            listeners.append(listener)
             served.insert(role.rawValue)
         }
         let imapServices = IMAPServices(authenticator: authenticator, store: backend.store, recent: RecentTracker(),
@@ -109,7 +110,7 @@ public struct Runtime: Sendable {
                                                services: imapServices, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, announce: announce)
-            services_.append(listener)
+            listeners.append(listener)
             served.insert(name)
         }
         // POP3 (RFC 1939): STLS on listen.pop3, implicit TLS on listen.pop3s.
@@ -128,7 +129,7 @@ public struct Runtime: Sendable {
                                                services: pop3Services, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, announce: announce)
-            services_.append(listener)
+            listeners.append(listener)
             served.insert(name)
         }
         try PrivilegeDrop.drop(to: config.server.user, config: config)
@@ -147,6 +148,9 @@ public struct Runtime: Sendable {
         }
         // Announced from inside the group, once its signal handlers are installed, so a
         // SIGTERM right after "running" stops the server gracefully.
+        // Shut down in reverse order: the listeners first (no new mail while the rest stops),
+        // then the queue's transactions in progress.
+        services_.append(ListenerGroup(listeners))
         services_.append(ReadyAnnouncer { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services_.map { .init(service: $0) },

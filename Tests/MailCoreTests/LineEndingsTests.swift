@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func randomInputsMatchReferenceAndRoundTrip() {
-        var random = MailboxFormatsTestRandom(seed: 0x5EED_1E7D)
+        var random = SeededRNG(seed: 0x5EED_1E7D)
         let alphabet: [UInt8] = [0x0D, 0x0A, 0x61, 0x20, 0x2E, 0xFF]
         for _ in 0..<3000 {
             let length = Int.random(in: 0...64, using: &random)
@@ -98,4 +98,3 @@ import Testing
     }
 }
 
-typealias MailboxFormatsTestRandom = SeededRNG

@@ -152,7 +152,7 @@ import Testing
     }
 
     @Test func randomFolderNamesRoundTrip() {
-        var random = MailboxFormatsTestRandom(seed: 7)
+        var random = SeededRNG(seed: 7)
         let alphabet = Array("ab./\\~ é&-\t")
         for _ in 0..<2000 {
             let name = String((0..<Int.random(in: 1...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! })

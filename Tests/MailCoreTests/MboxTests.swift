@@ -268,7 +268,7 @@ import Testing
     @Test func asctimeAgreesWithFoundationCalendar() throws {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = try #require(TimeZone(identifier: "UTC"))
-        var random = MailboxFormatsTestRandom(seed: 42)
+        var random = SeededRNG(seed: 42)
         let names = ["", "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         for _ in 0..<2000 {
@@ -352,7 +352,7 @@ import Testing
     }
 
     @Test func randomRoundTrips() throws {
-        var random = MailboxFormatsTestRandom(seed: 0x0B0C_5EED)
+        var random = SeededRNG(seed: 0x0B0C_5EED)
         let lines = ["From x", "From ", ">From", ">From ", ">>From y", "", "", "From", " From z", ">", "Fromage"]
         let senders = ["a@example.com", "MAILER-DAEMON", "x", "\"q\"@h", "b@[127.0.0.1]"]
         var all: [MboxMessage] = []

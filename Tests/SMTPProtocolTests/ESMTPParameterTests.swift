@@ -1,3 +1,4 @@
+import MailCore
 import SMTPProtocol
 import Testing
 

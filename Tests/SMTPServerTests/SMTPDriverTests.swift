@@ -185,14 +185,13 @@ struct SMTPDriverTests {
         let wire = try await Wire(fixture)
         try await wire.startData()
         try await wire.send("Subject: shutdown\r\n\r\nfirst\r\n")
-        let registry = wire.registry
-        let shutdown = Task { await registry.shutdown(grace: .seconds(10)) }
-        try await Task.sleep(for: .milliseconds(200))
+        wire.registry.announceShutdown()
+        // A barrier: the loop has handled the announcement before the rest of the message comes.
+        try await wire.channel.testingEventLoop.executeInContext {}
         try await wire.send("second\r\n.\r\n")
         #expect(try await wire.reply().hasPrefix("250 2.0.0 Ok: queued as "))
         #expect(try await wire.reply() == "421 4.3.2 mx.example.test Service not available, closing transmission channel")
         try await wire.closed()
-        await shutdown.value
         #expect(try await fixture.inbox().count == 1)
     }
 

@@ -14,6 +14,44 @@ struct ConfigurationTests {
         #expect(!c.tls.namedExplicitly)
         #expect(c.smarthostCAPath == nil, "the system's roots")
         #expect(c.queue.commandTimeout == 300 && c.queue.dataTimeout == 600)
+        // The documented limits (README's table).
+        #expect(c.auth.tlsAuthOnly && !c.auth.allowPlaintextWithoutTLS)
+        #expect(c.auth.scramIterations == 65_536 && c.auth.maxFailuresPerConnection == 3)
+        #expect(c.limits == SwallowConfiguration.Limits())
+        #expect(c.limits.maxConnections == 10_000 && c.limits.maxConnectionsPerClient == 50)
+        #expect(c.limits.loginTimeout == 60 && c.limits.shutdownGrace == 10 && c.limits.outputStallTimeout == 120)
+    }
+
+    @Test func limitsParse() throws {
+        let c = try SwallowConfiguration.parse("""
+            [auth]
+            tls_auth_only = false
+            scram_iterations = 4096
+            max_failures_per_connection = 5
+            [limits]
+            max_connections = 20
+            max_connections_per_client = 2
+            max_message_size = 1048576
+            max_recipients = 100
+            smtp_max_line_length = 4096
+            pop3_max_line_length = 512
+            imap_max_line_length = 8192
+            imap_prelogin_literal_size = 1024
+            smtp_idle_timeout = 301
+            pop3_idle_timeout = 601
+            imap_idle_timeout = 1801
+            login_timeout = 5
+            output_stall_timeout = 7
+            shutdown_grace = 3
+            """, path: "f.toml")
+        #expect(!c.auth.tlsAuthOnly && c.auth.scramIterations == 4096 && c.auth.maxFailuresPerConnection == 5)
+        let l = c.limits
+        let counts: [Int] = [l.maxConnections, l.maxConnectionsPerClient, l.maxMessageSize, l.maxRecipients]
+        #expect(counts == [20, 2, 1_048_576, 100])
+        let lines: [Int] = [l.smtpMaxLineLength, l.pop3MaxLineLength, l.imapMaxLineLength, l.imapPreLoginLiteralSize]
+        #expect(lines == [4096, 512, 8192, 1024])
+        let seconds: [Int] = [l.smtpIdleTimeout, l.pop3IdleTimeout, l.imapIdleTimeout, l.loginTimeout, l.outputStallTimeout, l.shutdownGrace]
+        #expect(seconds == [301, 601, 1801, 5, 7, 3])
     }
 
     @Test func fullFileParses() throws {
@@ -79,6 +117,14 @@ struct ConfigurationTests {
         ("[dns]\nnameservers = [\"dns.example:53\"]", "f.toml: dns.nameservers: 'dns.example:53' is not a valid ip:port"),
         ("[transport]\n\"a.test\" = \"nowhere\"", "f.toml: transport.a.test: 'nowhere' is not a valid host:port"),
         ("[queue]\ndata_timeout = 0", "f.toml: queue.data_timeout: must be a positive number of seconds"),
+        ("[limits]\nmax_connections = 0", "f.toml: limits.max_connections: must be a positive whole number"),
+        ("[limits]\nlogin_timeout = \"60s\"", "f.toml: limits.login_timeout: must be a positive whole number"),
+        ("[limits]\nsmtp_max_line_length = 511", "f.toml: limits.smtp_max_line_length: must be at least 512"),
+        ("[limits]\npop3_max_line_length = 100", "f.toml: limits.pop3_max_line_length: must be at least 255"),
+        ("[limits]\nmax_recipients = 99", "f.toml: limits.max_recipients: must be at least 100"),
+        ("[limits]\nmax_conections = 5", "f.toml: limits.max_conections: unknown key"),
+        ("[auth]\nscram_iterations = 4095", "f.toml: auth.scram_iterations: must be between 4096 (RFC 7677) and 10000000"),
+        ("[auth]\ntls_auth_only = 1", "f.toml: auth.tls_auth_only: must be true or false"),
         ("server = 1", "f.toml: server: must be a table"),
         ("[server\nhostname = 1", "f.toml: line 1: "),
     ])

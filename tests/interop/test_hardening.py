@@ -186,15 +186,23 @@ def test_own_hostname_is_not_a_trusted_relay(swallow):
 # Connection caps
 
 
-def test_total_connection_cap(swallow_factory):
-    srv = swallow_factory(settings={"limits": {"max_connections": 3}})
-    clients = [RawClient(srv.smtp) for _ in range(3)]
+@pytest.mark.parametrize("listener,farewell", [
+    ("smtp", rb"^421 4\.3\.2 "),
+    ("imap", rb"^\* BYE Too many connections"),
+    ("pop3", rb"^-ERR \[SYS/TEMP\] Too many connections"),
+])
+def test_total_connection_cap(swallow_factory, listener, farewell):
+    """`limits.max_connections` counts every listener's connections; the one over it gets its
+    protocol's temporary refusal."""
+    srv = swallow_factory(listeners=tuple(l for l in (listener,) if l != "smtp"),
+                          settings={"limits": {"max_connections": 3}})
+    clients = [RawClient(srv.ports[listener]) for _ in range(3)]
     try:
         for c in clients:
-            c.greeting()
-        with RawClient(srv.smtp) as extra:
-            r = extra.reply()
-            assert r.code == 421 and b"4.3.2" in r.text, r
+            c.read_line()
+        with RawClient(srv.ports[listener]) as extra:
+            line = extra.read_line()
+            assert re.match(farewell, line), line
     finally:
         for c in clients:
             c.close()

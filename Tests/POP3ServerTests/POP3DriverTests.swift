@@ -114,8 +114,8 @@ final class Wire: ChannelWire {
 
 func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
-@Suite("POP3 connection handler (in-memory channel, SQLite store)")
-struct POP3ConnectionHandlerTests {
+@Suite("POP3 driver on the connection core (in-memory channel, SQLite store)")
+struct POP3DriverTests {
     static let one = "From: a@outside.test\r\nSubject: one\r\n\r\n.leading dot\r\nbody\r\n"
     static let two = "From: b@outside.test\r\nSubject: two\r\n\r\nsecond\r\n"
     static let three = "From: c@outside.test\r\nSubject: three\r\n\r\nthird\r\nline 2\r\nline 3\r\n"

@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore"], swiftSettings: strict),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore", "MailQueue"], swiftSettings: strict),
         .testTarget(
             name: "MailDNSTests",
             dependencies: [

@@ -7,10 +7,19 @@ import MailStore
 import SMTPProtocol
 import Synchronization
 
-/// The queue manager (Postfix's qmgr is the model): takes due messages from the durable queue,
-/// routes each recipient's domain, delivers recipients for the same destination in one SMTP
-/// transaction, retries temporary failures with exponential backoff and bounces the rest.
-/// Recipients in our own domains (bounces to local senders) go to local delivery.
+/// The queue manager (Postfix's qmgr and scache are the model).
+///
+/// - An in-memory **active queue** of bounded size: new mail enters it straight from `enqueue`
+///   (no read back), and mail waiting for a retry is fed from the database's
+///   (state, next_attempt) index when room frees up or once per `pollInterval`; between retries
+///   nothing is read.
+/// - Each message's remote recipients are grouped by domain into one delivery per destination;
+///   a `DestinationScheduler` decides which may start (slow start, round robin between
+///   destinations, a bounded total, dead destinations deferred without a connection attempt).
+/// - Sessions are kept in a `ConnectionCache` and reused for the next message to the same host.
+/// - Results are recorded in batches (`QueueRecorder`): many attempts, one transaction.
+///
+/// Recipients in our own domains (bounces to local senders, forwards) go to local delivery.
 public final class QueueRunner: Sendable {
     public struct Configuration: Sendable {
         /// First retry delay; doubles per attempt up to `maximumBackoff` (Postfix: 300 s / 4000 s).
@@ -18,13 +27,22 @@ public final class QueueRunner: Sendable {
         public var maximumBackoff: Duration = .seconds(4 * 3600)
         /// Give up (bounce) after this long in the queue (Postfix's maximal_queue_lifetime: 5 days).
         public var maximumLifetime: Duration = .seconds(5 * 24 * 3600)
-        /// Messages being delivered at once (the active window).
-        public var maximumConcurrentMessages = 20
-        /// Concurrent transactions to one destination domain (Postfix's
-        /// default_destination_concurrency_limit is 20).
-        public var maximumPerDestination = 20
-        /// How often the queue is checked when nothing wakes the runner (new mail and finished
-        /// attempts wake it at once).
+        /// Send one "delayed" report (RFC 3464) for mail still queued after this long; nil: never.
+        public var delayWarning: Duration? = .seconds(4 * 3600)
+        /// Messages in memory at once (Postfix's qmgr_message_active_limit); the rest wait on disk.
+        public var activeLimit = 1000
+        /// Bytes of message content in memory at once.
+        public var activeBytesLimit = 256 << 20
+        /// Concurrency per destination and in all (`DestinationScheduler`); `deadTime` follows
+        /// `minimumBackoff` unless set.
+        public var scheduling = SchedulingPolicy()
+        /// Seconds an idle session is kept for reuse, and transactions per session.
+        public var connectionIdleTime: Duration = .seconds(5)
+        public var connectionReuseLimit = 100
+        /// Recipients per transaction (Postfix's smtp_destination_recipient_limit).
+        public var recipientsPerTransaction = 50
+        /// How often the database is checked for mail that became due (retries, `queue flush`
+        /// from the command line); new mail and finished attempts wake the runner at once.
         public var pollInterval: Duration = .seconds(1)
         /// Our host name: EHLO, Reporting-MTA of bounces.
         public var hostname: String
@@ -46,12 +64,27 @@ public final class QueueRunner: Sendable {
     let directory: any UserDirectory
     let localDelivery: LocalDeliveryAgent
     let logger: Logger
-    private let state = Mutex(State())
+    let state: Mutex<State>
     private let wakeup = Wakeup()
+    let connections: ConnectionCache
+    private let recorder: QueueRecorder
 
-    private struct State {
-        var inFlight: Set<QueueID> = []
-        var perDestination: [String: Int] = [:]
+    /// What a delivery waiting for its destination's turn is told.
+    enum Turn: Sendable {
+        case start
+        case dead(String)
+        case stopping
+    }
+
+    struct State {
+        /// The active queue: message ID → bytes held.
+        var active: [QueueID: Int] = [:]
+        var activeBytes = 0
+        /// Admitted from `enqueue`, not yet started.
+        var incoming: [QueuedMessage] = []
+        /// Mail was left on disk because the active queue was full: feed when room frees up.
+        var backlog = false
+        var scheduler: DestinationScheduler<CheckedContinuation<Turn, Never>>
         var stopping = false
     }
 
@@ -61,10 +94,33 @@ public final class QueueRunner: Sendable {
         self.configuration = configuration; self.queue = queue; self.routing = routing; self.resolver = resolver
         self.client = client; self.smarthostClient = smarthostClient; self.directory = directory
         self.localDelivery = localDelivery; self.logger = logger
-        queue.onEnqueue { [wakeup] in wakeup.signal() }
+        state = Mutex(State(scheduler: DestinationScheduler(configuration: configuration.scheduling)))
+        connections = ConnectionCache(configuration: .init(idleTime: configuration.connectionIdleTime,
+                                                           reuseLimit: configuration.connectionReuseLimit))
+        recorder = QueueRecorder(queue: queue)
+        queue.onEnqueue { [weak self] messages in self?.admit(messages) }
     }
 
-    private var isStopping: Bool { state.withLock { $0.stopping } }
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Takes new messages into the active queue while there is room; the rest stay on disk
+    /// and are fed later.
+    private func admit(_ messages: [QueuedMessage]) {
+        state.withLock { s in
+            guard !s.stopping else { return }
+            for m in messages {
+                guard s.active.count < configuration.activeLimit, s.activeBytes + m.bytes.count <= configuration.activeBytesLimit,
+                      s.active[m.id] == nil else {
+                    s.backlog = true
+                    continue
+                }
+                s.active[m.id] = m.bytes.count
+                s.activeBytes += m.bytes.count
+                s.incoming.append(m)
+            }
+        }
+        wakeup.signal()
+    }
 
     /// Runs until `stop()` (or cancellation, which stops it the same way); then returns once the
     /// attempts in progress have finished and been recorded, so a remote 250 is never forgotten
@@ -75,25 +131,21 @@ public final class QueueRunner: Sendable {
         } onCancel: {
             stop()
         }
+        connections.closeAll()
     }
 
     private func runUntilStopped() async {
         await withDiscardingTaskGroup { group in
+            var lastFeed = ContinuousClock.now - configuration.pollInterval
             while !isStopping {
-                let busy = state.withLock { $0.inFlight.count }
-                let free = configuration.maximumConcurrentMessages - busy
-                if free > 0, let due = try? await queue.due(limit: free + busy) {
-                    for message in due {
-                        let claimed = state.withLock { s in
-                            !s.stopping && s.inFlight.count < configuration.maximumConcurrentMessages
-                                && s.inFlight.insert(message.id).inserted
-                        }
-                        guard claimed else { continue }
-                        group.addTask { [self] in
-                            await self.attempt(message)
-                            _ = state.withLock { $0.inFlight.remove(message.id) }
-                            wakeup.signal()
-                        }
+                for message in state.withLock({ s in defer { s.incoming = [] }; return s.incoming }) {
+                    group.addTask { await self.process(message.id, admitted: message) }
+                }
+                let feedDue = ContinuousClock.now - lastFeed >= configuration.pollInterval
+                if feedDue || state.withLock({ $0.backlog && $0.active.count <= configuration.activeLimit / 2 }) {
+                    lastFeed = .now
+                    for id in await feed() {
+                        group.addTask { await self.process(id, admitted: nil) }
                     }
                 }
                 await wakeup.wait(upTo: configuration.pollInterval)
@@ -101,23 +153,63 @@ public final class QueueRunner: Sendable {
         }
     }
 
+    /// Claims due messages from the database for the room in the active queue.
+    private func feed() async -> [QueueID] {
+        let (room, busy) = state.withLock { s in (configuration.activeLimit - s.active.count, s.active.count) }
+        guard room > 0, let due = try? await queue.dueIDs(limit: room + busy) else { return [] }
+        return state.withLock { s in
+            var claimed: [QueueID] = []
+            s.backlog = due.count >= room + busy
+            for id in due where !s.stopping && s.active.count < configuration.activeLimit && s.active[id] == nil {
+                s.active[id] = 0
+                claimed.append(id)
+            }
+            return claimed
+        }
+    }
+
     /// Graceful shutdown: take no new message or next hop; transactions in progress finish
-    /// (each step is bounded by the client's deadlines).
+    /// (each step is bounded by the client's deadlines); deliveries waiting for a turn end
+    /// without an attempt.
     public func stop() {
-        state.withLock { $0.stopping = true }
+        let waiting = state.withLock { s in
+            s.stopping = true
+            return s.scheduler.removeAllWaiting()
+        }
+        for w in waiting { w.resume(returning: .stopping) }
         wakeup.signal()
     }
 
-    /// One delivery attempt for every due recipient of `message`.
-    func attempt(_ listed: QueuedMessage) async {
+    /// One attempt for every due recipient of a message, then its record; the message leaves
+    /// the active queue.
+    func process(_ id: QueueID, admitted: QueuedMessage?) async {
+        await attempt(id, admitted: admitted)
+        let signal = state.withLock { s -> Bool in
+            if let bytes = s.active.removeValue(forKey: id) { s.activeBytes -= bytes }
+            return s.backlog
+        }
+        if signal { wakeup.signal() }
+    }
+
+    private func attempt(_ id: QueueID, admitted: QueuedMessage?) async {
         var log = logger
-        log[metadataKey: "queue_id"] = "\(listed.id)"
-        // The listing may predate an attempt that finished since: read the message again now
-        // that it is ours, so nothing is sent twice.
-        guard let message = try? await queue.message(listed.id) else { return }
+        log[metadataKey: "queue_id"] = "\(id)"
+        // Fed from the database: read it now that it is ours, so an attempt that finished
+        // since it was listed is not repeated. Admitted from `enqueue`: it is as stored.
+        let message: QueuedMessage
+        if let admitted {
+            message = admitted
+        } else {
+            guard let read = try? await queue.message(id) else { return }
+            message = read
+            state.withLock { s in
+                s.active[id] = message.bytes.count
+                s.activeBytes += message.bytes.count
+            }
+        }
         let now = Date()
         let due = message.recipients.filter { $0.state == .pending && $0.nextAttempt <= now }
-        guard !due.isEmpty else { return }
+        guard !due.isEmpty, !message.held else { return }
 
         var outcomes: [String: SMTPClient.Outcome] = [:]
         var forwards: [String] = []
@@ -133,16 +225,29 @@ public final class QueueRunner: Sendable {
                 outcomes[r.address] = outcome
             }
         }
-        for (domain, recipients) in byDomain.sorted(by: { $0.key < $1.key }) {
-            outcomes.merge(await deliver(message, recipients: recipients, domain: domain, logger: log)) { _, new in new }
+        // One delivery per destination domain, all at once: each waits for its own turn.
+        let remoteLog = log
+        await withTaskGroup(of: [String: SMTPClient.Outcome].self) { group in
+            for (domain, recipients) in byDomain {
+                group.addTask { await self.deliver(message, recipients: recipients, domain: domain, logger: remoteLog) }
+            }
+            for await result in group { outcomes.merge(result) { _, new in new } }
         }
 
         var updates: [QueuedMessage.Recipient] = []
+        var delayed: [QueuedMessage.Recipient] = []
         for r in due {
             // No outcome: not attempted (shutting down); the recipient stays as it was.
             guard let outcome = outcomes[r.address] else { continue }
-            updates.append(update(r, with: outcome, message: message, now: now, logger: log))
+            var u = update(r, with: outcome, message: message, now: now, logger: log)
+            if u.state == .pending, !u.delayWarned, let after = configuration.delayWarning,
+               now.timeIntervalSince(message.arrival) >= after.seconds, Bounces.wants(u, "DELAY") {
+                u.delayWarned = true
+                delayed.append(u)
+            }
+            updates.append(u)
         }
+        guard !updates.isEmpty else { return }
         var newMessages: [QueuedMessage] = []
         if !forwards.isEmpty {
             // A new envelope for the alias's remote targets, carrying the original's body type,
@@ -155,18 +260,24 @@ public final class QueueRunner: Sendable {
             forward.acceptance = nil
             newMessages.append(forward)
         }
-        let bounce = bounce(message, failed: updates.filter { $0.state == .failed }, logger: log)
+        let bounce = Bounces.failure(message, failed: updates.filter { $0.state == .failed }, hostname: configuration.hostname)
         if let bounce { newMessages.append(bounce) }
+        let delay = Bounces.delay(message, delayed: delayed, hostname: configuration.hostname)
+        if let delay { newMessages.append(delay) }
+        if message.sender.isEmpty && updates.contains(where: { $0.state == .failed }) { log.info("no bounce for the null sender") }
         // Recorded in a task of its own: a cancelled attempt (a second signal) must still write
         // down what the remote host answered. The bounce is queued in the same transaction, so
         // it exists exactly when the failure it reports is recorded.
-        let queue = self.queue
-        let id = message.id
-        let recorded = await Task { try await queue.record(id, updates, enqueue: newMessages) }.result
+        let recorder = self.recorder
+        let record = AttemptRecord(id: message.id, updates: updates, enqueue: newMessages)
+        let recorded = await Task { await recorder.record(record) }.value
         switch recorded {
         case .success:
             if let bounce {
                 log.info("bounce sent", metadata: ["to": "\(LogSafe.escape(message.sender))", "bounce_id": "\(bounce.id)"])
+            }
+            if let delay {
+                log.info("delay warning sent", metadata: ["to": "\(LogSafe.escape(message.sender))", "report_id": "\(delay.id)"])
             }
         case .failure(let error):
             log.error("cannot record delivery results", metadata: ["error": "\(LogSafe.escape("\(error)"))"])
@@ -238,115 +349,7 @@ public final class QueueRunner: Sendable {
         }
         return .delivered(SMTPReply(code: 250, enhanced: EnhancedStatus(2, 0, 0), "delivered locally"))
     }
-
-    /// Delivers to one destination domain: its hosts in order, until every recipient has a
-    /// definite answer or the hosts run out.
-    func deliver(_ message: QueuedMessage, recipients: [QueuedMessage.Recipient], domain: String,
-                 logger: Logger) async -> [String: SMTPClient.Outcome] {
-        var outcomes: [String: SMTPClient.Outcome] = [:]
-        func all(_ outcome: SMTPClient.Outcome) -> [String: SMTPClient.Outcome] {
-            Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) })
-        }
-        // RFC 3463 X.4.6 routing loop; Postfix's words.
-        let loop = SMTPClient.Outcome.permanent("5.4.6 mail for \(domain) loops back to myself")
-        let route = routing.route(for: domain)
-        var hops: [(name: String, host: String, port: Int)] = []
-        var client = self.client
-        switch route {
-        case .transport(let hop), .smarthost(let hop):
-            if configuration.myself.isMyself(host: hop.host, port: hop.port) { return all(loop) }
-            hops = [(hop.host, hop.host, hop.port)]
-            if case .smarthost = route { client = smarthostClient ?? client }
-        case .mx(let domain):
-            switch await resolver.mailHosts(for: domain) {
-            case .nullMX:
-                return all(.permanent("5.1.10 \(domain) accepts no mail (null MX, RFC 7505)"))
-            case .permanent(let why):
-                return all(.permanent("5.1.2 \(domain): \(why)"))
-            case .temporary(let why):
-                return all(.temporary("4.4.3 \(domain): \(why)"))
-            case .hosts(let hosts):
-                // RFC 5321 §5.1: when this host is one of the MX hosts, only more preferred
-                // ones may be used; when it is the best, the mail would come straight back.
-                var usable = hosts
-                if let mine = hosts.filter({ configuration.myself.isMyself(mailHost: $0) }).map(\.preference).min() {
-                    usable = hosts.filter { $0.preference < mine }
-                    if usable.isEmpty { return all(loop) }
-                }
-                for h in usable { for a in h.addresses { hops.append((h.name, a, 25)) } }
-            }
-        }
-        logger.info("routing", metadata: ["domain": "\(LogSafe.escape(domain))", "route": "\(LogSafe.escape(route.description))",
-                                          "hops": "\(LogSafe.escape(hops.map { "\($0.name)[\($0.host)]:\($0.port)" }.description))"])
-        // Wait for a slot to this destination rather than counting a busy destination as a
-        // failed attempt.
-        while !acquire(domain) {
-            if isStopping { return [:] }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        defer { release(domain) }
-        var remaining = recipients.map(\.address)
-        for hop in hops where !remaining.isEmpty {
-            // Shutting down: the transaction in progress finishes, no other starts.
-            if isStopping { break }
-            let envelope = SMTPClient.Envelope(
-                sender: message.sender, recipients: remaining, message: message.bytes, needsSMTPUTF8: message.smtputf8,
-                eightBit: message.eightBit, binary: message.binary, envelopeID: message.envelopeID,
-                returnFull: message.returnFull,
-                notify: Dictionary(recipients.compactMap { r in r.notify.map { (r.address, $0) } }, uniquingKeysWith: { a, _ in a }),
-                originalRecipients: Dictionary(recipients.compactMap { r in r.originalRecipient.map { (r.address, $0) } },
-                                               uniquingKeysWith: { a, _ in a }))
-            let result = await client.send(envelope, host: hop.host, port: hop.port, serverName: hop.name, logger: logger)
-            logger.debug("attempt", metadata: ["host": "\(LogSafe.escape("\(hop.name)[\(hop.host)]:\(hop.port)"))",
-                                                "tls": "\(result.usedTLS)", "transcript": "\(LogSafe.escape(result.transcript.description))"])
-            for (recipient, outcome) in result.outcomes { outcomes[recipient] = outcome }
-            // RFC 5321 §5.1: try the next host only for what this one deferred.
-            remaining = result.outcomes.filter { $0.outcome.isTemporary }.map(\.recipient)
-        }
-        if hops.isEmpty { return all(.temporary("4.4.4 no hosts for \(domain)")) }
-        return outcomes
-    }
-
-    private func acquire(_ domain: String) -> Bool {
-        state.withLock { s in
-            let n = s.perDestination[domain, default: 0]
-            guard n < configuration.maximumPerDestination else { return false }
-            s.perDestination[domain] = n + 1
-            return true
-        }
-    }
-
-    private func release(_ domain: String) {
-        state.withLock { s in s.perDestination[domain, default: 1] -= 1 }
-    }
-
-    /// RFC 3464 report to the sender, queued with the null sender; never for the null sender
-    /// (RFC 5321 §6.1), and not for recipients that asked for no failure notices (RFC 3461
-    /// NOTIFY).
-    func bounce(_ message: QueuedMessage, failed: [QueuedMessage.Recipient], logger: Logger) -> QueuedMessage? {
-        guard !failed.isEmpty else { return nil }
-        guard !message.sender.isEmpty else {
-            logger.info("no bounce for the null sender")
-            return nil
-        }
-        let notify = failed.filter { r in
-            guard let n = r.notify?.uppercased() else { return true }
-            return n.contains("FAILURE")
-        }
-        guard !notify.isEmpty else { return nil }
-        let report = DeliveryStatusNotification(
-            reportingMTA: configuration.hostname, to: message.sender, envelopeID: message.envelopeID, arrival: message.arrival,
-            recipients: notify.map { r in
-                DeliveryStatusNotification.Recipient(
-                    address: r.address, originalRecipient: r.originalRecipient, action: .failed,
-                    status: DeliveryStatusNotification.status(from: r.lastError ?? "", permanent: true), diagnostic: r.lastError)
-            },
-            original: message.bytes, returnFull: message.returnFull)
-        return QueuedMessage(id: QueueID.make(), sender: "", recipients: [QueuedMessage.Recipient(address: message.sender)],
-                             bytes: report.message())
-    }
 }
-
 extension Duration {
     var seconds: TimeInterval {
         TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
@@ -355,7 +358,7 @@ extension Duration {
 
 /// A wake-up signal for the runner loop: `signal()` ends the current (or next) `wait`.
 final class Wakeup: Sendable {
-    private struct State {
+    struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
         var generation = 0

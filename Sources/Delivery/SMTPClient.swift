@@ -76,6 +76,7 @@ public struct SMTPClient: Sendable {
 
     public struct Result: Sendable {
         public var outcomes: [(recipient: String, outcome: Outcome)]
+        /// Whether the session ran over TLS.
         public var usedTLS: Bool
         public var transcript: [String]
     }
@@ -97,12 +98,35 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    /// Sends `envelope` to `host:port`. A connection-level failure is a temporary outcome for
-    /// every recipient; the caller moves on to the next MX host.
+    /// Sends `envelope` to `host:port` on a connection of its own, then says QUIT. A
+    /// connection-level failure is a temporary outcome for every recipient; the caller moves on
+    /// to the next MX host.
     public func send(_ envelope: Envelope, host: String, port: Int, serverName: String? = nil, logger: Logger) async -> Result {
-        var session = ClientSession(envelope: envelope, configuration: configuration, serverName: serverName ?? host, logger: logger)
+        switch await open(host: host, port: port, serverName: serverName, logger: logger) {
+        case .failed(let outcome, _):
+            return Result(outcomes: envelope.recipients.map { ($0, outcome) }, usedTLS: false, transcript: [])
+        case .ready(let connection):
+            let sent = await connection.send(envelope)
+            connection.close()
+            return Result(outcomes: sent.outcomes, usedTLS: connection.usedTLS, transcript: sent.transcript)
+        }
+    }
+
+    /// The answer to `open`.
+    public enum Opened: Sendable {
+        case ready(OutboundConnection)
+        /// The outcome for every recipient; `reachedPeer` is false when no peer answered (the
+        /// destination's health, for the scheduler).
+        case failed(Outcome, reachedPeer: Bool)
+    }
+
+    /// Connects and opens a session (greeting, EHLO, STARTTLS, AUTH), ready for transactions.
+    public func open(host: String, port: Int, serverName: String? = nil, logger: Logger) async -> Opened {
+        let name = serverName ?? host
+        let where_ = "\(host):\(port)"
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            let channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: group)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
@@ -111,16 +135,14 @@ public struct SMTPClient: Sendable {
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
-            try await channel.executeThenClose { inbound, outbound in
-                var connection = Connection(channel: channel.channel, inbound: inbound.makeAsyncIterator(), outbound: outbound)
-                try await session.run(&connection, tlsContext: tlsContext)
-            }
         } catch ChannelError.connectTimeout {
-            session.failRemaining("\(host):\(port): \(DeadlineExceeded(step: "connecting", limit: configuration.connectTimeout))")
+            return .failed(.temporary("\(where_): \(DeadlineExceeded(step: "connecting", limit: configuration.connectTimeout))"),
+                           reachedPeer: false)
         } catch {
-            session.failRemaining("\(host):\(port): \(error)")
+            return .failed(.temporary("\(where_): \(error)"), reachedPeer: false)
         }
-        return Result(outcomes: session.outcomes, usedTLS: session.usedTLS, transcript: session.transcript)
+        return await OutboundConnection.start(channel: channel, configuration: configuration, serverName: name,
+                                              hostDescription: where_, tlsContext: tlsContext, logger: logger)
     }
 }
 

@@ -19,6 +19,8 @@ public struct QueuedMessage: Sendable, Equatable {
         public var attempts = 0
         public var nextAttempt: Date
         public var lastError: String?
+        /// An RFC 3464 "delayed" report was sent for this recipient (once only).
+        public var delayWarned = false
 
         public init(address: String, originalRecipient: String? = nil, notify: String? = nil, nextAttempt: Date = Date()) {
             self.address = address
@@ -42,16 +44,18 @@ public struct QueuedMessage: Sendable, Equatable {
     public var eightBit: Bool
     /// Received as BODY=BINARYMIME (RFC 3030).
     public var binary: Bool
+    /// Held by the administrator (`swallow queue hold`): never attempted until released.
+    public var held = false
     /// Set when queueing is one of several commits of one SMTP acceptance: `enqueue` records it
     /// in the same transaction (`AcceptanceLedger`). Not kept with the message.
     public var acceptance: AcceptanceMark?
 
     public init(id: QueueID, sender: String, recipients: [Recipient], arrival: Date = Date(), bytes: [UInt8],
                 envelopeID: String? = nil, returnFull: Bool = false, smtputf8: Bool = false, eightBit: Bool = false,
-                binary: Bool = false, acceptance: AcceptanceMark? = nil) {
+                binary: Bool = false, held: Bool = false, acceptance: AcceptanceMark? = nil) {
         self.id = id; self.sender = sender; self.recipients = recipients; self.arrival = arrival; self.bytes = bytes
         self.envelopeID = envelopeID; self.returnFull = returnFull; self.smtputf8 = smtputf8; self.eightBit = eightBit
-        self.binary = binary; self.acceptance = acceptance
+        self.binary = binary; self.held = held; self.acceptance = acceptance
     }
 }
 
@@ -61,7 +65,26 @@ public struct QueueSummary: Sendable, Equatable {
     public let sender: String
     public let size: Int
     public let arrival: Date
+    public let held: Bool
     public let recipients: [QueuedMessage.Recipient]
+}
+
+/// The domain of an address as the queue sees it: after the last `@`, lowercased.
+public func recipientDomain(_ address: String) -> String {
+    guard let at = address.lastIndex(of: "@") else { return "" }
+    return address[address.index(after: at)...].lowercased()
+}
+
+/// Several attempts' results, written in one transaction (`OutboundQueue.record(_:)`).
+public struct AttemptRecord: Sendable {
+    public var id: QueueID
+    public var updates: [QueuedMessage.Recipient]
+    /// Produced by the attempt: bounces, delay reports, copies for forwarding aliases.
+    public var enqueue: [QueuedMessage]
+
+    public init(id: QueueID, updates: [QueuedMessage.Recipient], enqueue: [QueuedMessage] = []) {
+        self.id = id; self.updates = updates; self.enqueue = enqueue
+    }
 }
 
 public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -83,13 +106,16 @@ public final class OutboundQueue: Sendable {
 
     /// The writer's `PRAGMA synchronous` (2 = FULL), for tests.
     public func synchronousLevel() throws -> Int { try DurablePool.writerSynchronousLevel(pool) }
-    private let observers = Mutex<[@Sendable () -> Void]>([])
+    private let observers = Mutex<[@Sendable ([QueuedMessage]) -> Void]>([])
 
-    /// Called after every durable enqueue, bounces queued by `record` too (the queue runner
-    /// wakes up instead of polling).
-    public func onEnqueue(_ observer: @escaping @Sendable () -> Void) {
+    /// Called with the messages after every durable enqueue, bounces queued by `record` too:
+    /// the queue manager takes them into its active queue without reading them back.
+    public func onEnqueue(_ observer: @escaping @Sendable ([QueuedMessage]) -> Void) {
         observers.withLock { $0.append(observer) }
     }
+
+    /// A recipient held back by `hold` waits until this (`release` makes it due again).
+    static let heldUntil: Double = 1e15
 
     public init(path: String) throws {
         var config = Configuration()
@@ -128,6 +154,12 @@ public final class OutboundQueue: Sendable {
             // SQLiteSupport.AcceptanceTable); pruned after a day.
             try AcceptanceTable.create(db)
         }
+        migrator.registerMigration("v3-hold-delay") { db in
+            try db.execute(sql: """
+                ALTER TABLE queue_message ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE queue_recipient ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         try migrator.migrate(pool)
     }
 
@@ -150,25 +182,29 @@ public final class OutboundQueue: Sendable {
                 }
             }
         } catch { throw Self.map(error) }
-        notifyEnqueued()
+        notifyEnqueued(messages)
     }
 
-    private func notifyEnqueued() {
-        for observer in observers.withLock({ $0 }) { observer() }
+    private func notifyEnqueued(_ messages: [QueuedMessage]) {
+        for observer in observers.withLock({ $0 }) { observer(messages) }
     }
 
+    // Statements are prepared once per connection (GRDB's statement cache): the queue writes
+    // a few rows per message at thousands of messages per second.
     private static func insert(_ m: QueuedMessage, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit, binary)
+        try db.cachedStatement(sql: """
+            INSERT INTO queue_message (id, sender, arrival, bytes, envid, ret_full, smtputf8, eight_bit, binary, held)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [m.id.rawValue, m.sender, m.arrival.timeIntervalSince1970, Data(m.bytes), m.envelopeID,
+                                     m.returnFull, m.smtputf8, m.eightBit, m.binary, m.held])
+        let insertRecipient = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO queue_recipient (message_id, address, orcpt, notify, state, attempts, next_attempt, last_error,
+                                                   delay_warned)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [m.id.rawValue, m.sender, m.arrival.timeIntervalSince1970, Data(m.bytes), m.envelopeID,
-                             m.returnFull, m.smtputf8, m.eightBit, m.binary])
+            """)
         for r in m.recipients {
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO queue_recipient (message_id, address, orcpt, notify, state, attempts, next_attempt, last_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue, r.attempts,
-                                 r.nextAttempt.timeIntervalSince1970, r.lastError])
+            try insertRecipient.execute(arguments: [m.id.rawValue, r.address, r.originalRecipient, r.notify, r.state.rawValue,
+                                                    r.attempts, r.nextAttempt.timeIntervalSince1970, r.lastError, r.delayWarned])
         }
     }
 
@@ -181,16 +217,22 @@ public final class OutboundQueue: Sendable {
         } catch { throw Self.map(error) }
     }
 
-    public func list() async throws(QueueError) -> [QueueSummary] {
+    /// Every queued message, or those with a recipient in `destination` (a domain).
+    public func list(destination: String? = nil) async throws(QueueError) -> [QueueSummary] {
+        let wanted = destination?.lowercased()
         do {
             return try await pool.read { db in
-                let messages = try Row.fetchAll(db, sql: "SELECT id, sender, arrival, length(bytes) AS size FROM queue_message ORDER BY id")
-                return try messages.map { row in
+                let messages = try Row.fetchAll(db, sql: "SELECT id, sender, arrival, held, length(bytes) AS size FROM queue_message ORDER BY id")
+                var recipients: [String: [QueuedMessage.Recipient]] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM queue_recipient ORDER BY message_id, address") {
+                    recipients[row["message_id"], default: []].append(Self.recipient(row))
+                }
+                return messages.compactMap { row in
                     let id: String = row["id"]
-                    let recipients = try Row.fetchAll(db, sql: "SELECT * FROM queue_recipient WHERE message_id = ? ORDER BY address",
-                                                      arguments: [id]).map(Self.recipient)
+                    let list = recipients[id] ?? []
+                    if let wanted, !list.contains(where: { recipientDomain($0.address) == wanted }) { return nil }
                     return QueueSummary(id: QueueID(id)!, sender: row["sender"], size: row["size"],
-                                        arrival: Date(timeIntervalSince1970: row["arrival"]), recipients: recipients)
+                                        arrival: Date(timeIntervalSince1970: row["arrival"]), held: row["held"], recipients: list)
                 }
             }
         } catch { throw Self.map(error) }
@@ -207,7 +249,7 @@ public final class OutboundQueue: Sendable {
                 return QueuedMessage(id: id, sender: row["sender"], recipients: recipients,
                                      arrival: Date(timeIntervalSince1970: row["arrival"]), bytes: [UInt8](row["bytes"] as Data),
                                      envelopeID: row["envid"], returnFull: row["ret_full"], smtputf8: row["smtputf8"],
-                                     eightBit: row["eight_bit"], binary: row["binary"])
+                                     eightBit: row["eight_bit"], binary: row["binary"], held: row["held"])
             }
         } catch { throw Self.map(error) }
     }
@@ -221,58 +263,110 @@ public final class OutboundQueue: Sendable {
         } catch { throw Self.map(error) }
     }
 
-    /// Makes every pending recipient due now (`swallow queue flush`); returns how many.
+    /// Makes deferred recipients due now (`swallow queue flush`): all of them, one message's,
+    /// or those in one domain; held messages stay held. Returns how many.
     @discardableResult
-    public func flush(now: Date = Date()) async throws(QueueError) -> Int {
+    public func flush(_ id: QueueID? = nil, destination: String? = nil, now: Date = Date()) async throws(QueueError) -> Int {
+        let wanted = destination?.lowercased()
         do {
             return try await pool.write { db in
-                try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE state = 0", arguments: [now.timeIntervalSince1970])
-                return db.changesCount
+                var sql = "SELECT message_id, address FROM queue_recipient WHERE state = 0 AND next_attempt > ? AND next_attempt < ?"
+                var arguments: StatementArguments = [now.timeIntervalSince1970, Self.heldUntil]
+                if let id {
+                    sql += " AND message_id = ?"
+                    arguments += [id.rawValue]
+                }
+                var count = 0
+                let update = try db.cachedStatement(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND address = ?")
+                for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                    let address: String = row["address"]
+                    if let wanted, recipientDomain(address) != wanted { continue }
+                    try update.execute(arguments: [now.timeIntervalSince1970, row["message_id"] as String, address])
+                    count += 1
+                }
+                return count
             }
         } catch { throw Self.map(error) }
     }
 
-    /// Messages with at least one pending recipient due by `now`, oldest first.
-    public func due(now: Date = Date(), limit: Int = 100) async throws(QueueError) -> [QueuedMessage] {
-        let ids: [String]
+    /// Holds a message (`swallow queue hold`): its recipients are not attempted until `release`.
+    public func hold(_ id: QueueID) async throws(QueueError) {
+        try await setHeld(id, true, nextAttempt: Self.heldUntil)
+    }
+
+    /// Releases a held message; its pending recipients are due now.
+    public func release(_ id: QueueID, now: Date = Date()) async throws(QueueError) {
+        try await setHeld(id, false, nextAttempt: now.timeIntervalSince1970)
+    }
+
+    private func setHeld(_ id: QueueID, _ held: Bool, nextAttempt: Double) async throws(QueueError) {
         do {
-            ids = try await pool.read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT DISTINCT message_id FROM queue_recipient WHERE state = 0 AND next_attempt <= ?
-                    ORDER BY message_id LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970, limit])
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE queue_message SET held = ? WHERE id = ?", arguments: [held, id.rawValue])
+                guard db.changesCount == 1 else { throw QueueError.notFound(id.rawValue) }
+                try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND state = 0",
+                               arguments: [nextAttempt, id.rawValue])
             }
         } catch { throw Self.map(error) }
-        var result: [QueuedMessage] = []
-        for id in ids {
-            guard let queueID = QueueID(id), let m = try? await message(queueID) else { continue }
-            result.append(m)
-        }
-        return result
+    }
+
+    /// IDs of messages with a pending recipient due by `now`, most overdue first; held messages
+    /// are never due. One range of the (state, next_attempt) index: cheap however large the
+    /// queue of messages waiting for a later retry.
+    public func dueIDs(now: Date = Date(), limit: Int) async throws(QueueError) -> [QueueID] {
+        do {
+            return try await pool.read { db in
+                try String.fetchAll(db.cachedStatement(sql: """
+                    SELECT message_id FROM queue_recipient WHERE state = 0 AND next_attempt <= ?
+                    GROUP BY message_id ORDER BY min(next_attempt) LIMIT ?
+                    """), arguments: [now.timeIntervalSince1970, limit]).compactMap(QueueID.init)
+            }
+        } catch { throw Self.map(error) }
+    }
+
+    /// Records one attempt's results and queues what it produced; see `record(_:)`.
+    public func record(_ id: QueueID, _ updates: [QueuedMessage.Recipient], enqueue messages: [QueuedMessage] = [])
+        async throws(QueueError) {
+        try await record([AttemptRecord(id: id, updates: updates, enqueue: messages)])
     }
 
     /// Records attempt results and queues what they produced (a bounce, copies for forwarding
     /// aliases) in the same transaction, so a failure is recorded exactly when its bounce
     /// exists. A message whose recipients are all done leaves the queue in that transaction too
-    /// (it is "sent twice" only if we crash between the remote 250 and this).
-    public func record(_ id: QueueID, _ updates: [QueuedMessage.Recipient], enqueue messages: [QueuedMessage] = [])
-        async throws(QueueError) {
+    /// (it is "sent twice" only if we crash between the remote 250 and this). Several attempts
+    /// share one transaction, and so one fsync (group commit).
+    public func record(_ records: [AttemptRecord]) async throws(QueueError) {
+        guard !records.isEmpty else { return }
         do {
             try await pool.write { db in
-                for r in updates {
-                    try db.execute(sql: """
-                        UPDATE queue_recipient SET state = ?, attempts = ?, next_attempt = ?, last_error = ?
-                        WHERE message_id = ? AND address = ?
-                        """, arguments: [r.state.rawValue, r.attempts, r.nextAttempt.timeIntervalSince1970, r.lastError,
-                                         id.rawValue, r.address])
+                let update = try db.cachedStatement(sql: """
+                    UPDATE queue_recipient SET state = ?, attempts = ?, next_attempt = ?, last_error = ?, delay_warned = ?
+                    WHERE message_id = ? AND address = ?
+                    """)
+                let pending = try db.cachedStatement(sql: "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND state = 0")
+                let remove = try db.cachedStatement(sql: "DELETE FROM queue_message WHERE id = ?")
+                // A message held while it was being attempted stays held.
+                let keepHeld = try db.cachedStatement(sql: """
+                    UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND state = 0
+                    AND EXISTS (SELECT 1 FROM queue_message WHERE id = ? AND held = 1)
+                    """)
+                for record in records {
+                    let id = record.id.rawValue
+                    for r in record.updates {
+                        try update.execute(arguments: [r.state.rawValue, r.attempts, r.nextAttempt.timeIntervalSince1970, r.lastError,
+                                                       r.delayWarned, id, r.address])
+                    }
+                    if try Int.fetchOne(pending, arguments: [id]) ?? 0 == 0 {
+                        try remove.execute(arguments: [id])
+                    } else {
+                        try keepHeld.execute(arguments: [Self.heldUntil, id, id])
+                    }
+                    for m in record.enqueue { try Self.insert(m, db) }
                 }
-                let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND state = 0",
-                                               arguments: [id.rawValue]) ?? 0
-                if pending == 0 { try db.execute(sql: "DELETE FROM queue_message WHERE id = ?", arguments: [id.rawValue]) }
-                for m in messages { try Self.insert(m, db) }
             }
         } catch { throw Self.map(error) }
-        if !messages.isEmpty { notifyEnqueued() }
+        let produced = records.flatMap(\.enqueue)
+        if !produced.isEmpty { notifyEnqueued(produced) }
     }
 
     static func recipient(_ row: Row) -> QueuedMessage.Recipient {
@@ -281,6 +375,7 @@ public final class OutboundQueue: Sendable {
         r.state = QueuedMessage.Recipient.State(rawValue: row["state"]) ?? .pending
         r.attempts = row["attempts"]
         r.lastError = row["last_error"]
+        r.delayWarned = row["delay_warned"]
         return r
     }
 }

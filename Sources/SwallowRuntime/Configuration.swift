@@ -116,6 +116,23 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var commandTimeout = 300
         /// The reply to the end of the message (RFC 5321 §4.5.3.2.6).
         public var dataTimeout = 600
+        /// Seconds before one "delayed" report goes to the sender; 0: never.
+        public var delayWarning = 4 * 3600
+        /// Outbound connections at once (all destinations), and to one destination; a
+        /// destination starts at `initialConcurrency` and widens while deliveries succeed.
+        public var maxConnections = 100
+        public var destinationConcurrency = 20
+        public var initialConcurrency = 5
+        /// Consecutive connection failures that mark a destination dead for `minBackoff`.
+        public var deadAfterFailures = 5
+        /// Seconds an idle connection is kept for the next message to that host, and
+        /// transactions one connection carries.
+        public var connectionCacheTime = 5
+        public var connectionReuseLimit = 100
+        /// Recipients per transaction.
+        public var recipientLimit = 50
+        /// Messages the queue manager holds in memory; the rest wait on disk.
+        public var activeLimit = 1000
     }
 
     public enum Backend: String, Sendable, Equatable {

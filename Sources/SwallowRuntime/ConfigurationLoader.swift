@@ -146,12 +146,25 @@ extension SwallowConfiguration {
         let queueKeys: [(String, WritableKeyPath<SwallowConfiguration.Queue, Int>)] = [
             ("min_backoff", \.minBackoff), ("max_backoff", \.maxBackoff), ("max_lifetime", \.maxLifetime),
             ("command_timeout", \.commandTimeout), ("data_timeout", \.dataTimeout),
+            ("max_connections", \.maxConnections), ("destination_concurrency", \.destinationConcurrency),
+            ("initial_concurrency", \.initialConcurrency), ("dead_after_failures", \.deadAfterFailures),
+            ("connection_cache_time", \.connectionCacheTime), ("connection_reuse_limit", \.connectionReuseLimit),
+            ("recipient_limit", \.recipientLimit), ("active_limit", \.activeLimit),
         ]
-        if let queue = try reader.section(table, "queue", allowed: Set(queueKeys.map(\.0))) {
+        if let queue = try reader.section(table, "queue", allowed: Set(queueKeys.map(\.0) + ["delay_warning"])) {
             for (key, path) in queueKeys {
                 guard let value = queue[key] else { continue }
-                guard let seconds = value.int, seconds > 0 else { throw reader.error("queue.\(key)", "must be a positive number of seconds") }
-                config.queue[keyPath: path] = seconds
+                guard let number = value.int, number > 0 else { throw reader.error("queue.\(key)", "must be a positive number") }
+                config.queue[keyPath: path] = number
+            }
+            if let value = queue["delay_warning"] {
+                guard let seconds = value.int, seconds >= 0 else {
+                    throw reader.error("queue.delay_warning", "must be a number of seconds (0: never)")
+                }
+                config.queue.delayWarning = seconds
+            }
+            if config.queue.initialConcurrency > config.queue.destinationConcurrency {
+                throw reader.error("queue.initial_concurrency", "must not exceed queue.destination_concurrency")
             }
             if config.queue.minBackoff > config.queue.maxBackoff {
                 throw reader.error("queue.min_backoff", "must not exceed queue.max_backoff")

@@ -105,6 +105,10 @@ public enum DataDirectory {
             max_lifetime = 432000              # bounce after 5 days
             command_timeout = 300              # each reply, each write of the message
             data_timeout = 600                 # the reply to the end of the message
+            delay_warning = 14400              # one "delayed" report to the sender; 0 = never
+            max_connections = 100              # outbound connections at once
+            destination_concurrency = 20       # per destination (slow start from initial_concurrency = 5)
+            connection_cache_time = 5          # keep an idle connection for the next message
 
             [transport]                        # per-domain next hop, like Postfix transport_maps
             # "example.net" = "127.0.0.1:2526"

@@ -212,6 +212,16 @@ extension Runtime {
         queueConfiguration.maximumBackoff = .seconds(config.queue.maxBackoff)
         queueConfiguration.maximumLifetime = .seconds(config.queue.maxLifetime)
         queueConfiguration.myself = myself
+        queueConfiguration.delayWarning = config.queue.delayWarning > 0 ? .seconds(config.queue.delayWarning) : nil
+        queueConfiguration.activeLimit = config.queue.activeLimit
+        queueConfiguration.scheduling.maximumTotal = config.queue.maxConnections
+        queueConfiguration.scheduling.maximumPerDestination = config.queue.destinationConcurrency
+        queueConfiguration.scheduling.initialConcurrency = config.queue.initialConcurrency
+        queueConfiguration.scheduling.deadAfterFailures = config.queue.deadAfterFailures
+        queueConfiguration.scheduling.deadTime = TimeInterval(config.queue.minBackoff)
+        queueConfiguration.connectionIdleTime = .seconds(config.queue.connectionCacheTime)
+        queueConfiguration.connectionReuseLimit = config.queue.connectionReuseLimit
+        queueConfiguration.recipientsPerTransaction = config.queue.recipientLimit
         let routing = Routing(
             transport: config.transport.mapValues { Routing.Hop(host: $0.host, port: $0.port) },
             smarthost: config.relay.smarthost.map { Routing.Hop(host: $0.host, port: $0.port) })

@@ -273,8 +273,12 @@ public final class OutboundQueue: Sendable {
                 var sql = "SELECT message_id, address FROM queue_recipient WHERE state = 0 AND next_attempt > ? AND next_attempt < ?"
                 var arguments: StatementArguments = [now.timeIntervalSince1970, Self.heldUntil]
                 if let id {
-                    sql += " AND message_id = ?"
-                    arguments += [id.rawValue]
+                    // One message: by its primary key (see `pendingCountSQL`).
+                    sql = """
+                        SELECT message_id, address FROM queue_recipient
+                        WHERE message_id = ? AND +state = 0 AND +next_attempt > ? AND +next_attempt < ?
+                        """
+                    arguments = [id.rawValue, now.timeIntervalSince1970, Self.heldUntil]
                 }
                 var count = 0
                 let update = try db.cachedStatement(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND address = ?")
@@ -304,7 +308,7 @@ public final class OutboundQueue: Sendable {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE queue_message SET held = ? WHERE id = ?", arguments: [held, id.rawValue])
                 guard db.changesCount == 1 else { throw QueueError.notFound(id.rawValue) }
-                try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND state = 0",
+                try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND +state = 0",
                                arguments: [nextAttempt, id.rawValue])
             }
         } catch { throw Self.map(error) }
@@ -343,13 +347,10 @@ public final class OutboundQueue: Sendable {
                     UPDATE queue_recipient SET state = ?, attempts = ?, next_attempt = ?, last_error = ?, delay_warned = ?
                     WHERE message_id = ? AND address = ?
                     """)
-                let pending = try db.cachedStatement(sql: "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND state = 0")
+                let pending = try db.cachedStatement(sql: Self.pendingCountSQL)
                 let remove = try db.cachedStatement(sql: "DELETE FROM queue_message WHERE id = ?")
                 // A message held while it was being attempted stays held.
-                let keepHeld = try db.cachedStatement(sql: """
-                    UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND state = 0
-                    AND EXISTS (SELECT 1 FROM queue_message WHERE id = ? AND held = 1)
-                    """)
+                let keepHeld = try db.cachedStatement(sql: Self.keepHeldSQL)
                 for record in records {
                     let id = record.id.rawValue
                     for r in record.updates {
@@ -367,6 +368,28 @@ public final class OutboundQueue: Sendable {
         } catch { throw Self.map(error) }
         let produced = records.flatMap(\.enqueue)
         if !produced.isEmpty { notifyEnqueued(produced) }
+    }
+
+    // `+state`: without the `+`, SQLite's planner prefers the (state, next_attempt) index, which
+    // in a WITHOUT ROWID table covers message_id too, and scans every pending recipient of the
+    // queue for each message: O(queue) per record, a crawl with 100,000 deferred messages.
+    static let pendingCountSQL = "SELECT count(*) FROM queue_recipient WHERE message_id = ? AND +state = 0"
+    static let keepHeldSQL = """
+        UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND +state = 0
+        AND EXISTS (SELECT 1 FROM queue_message WHERE id = ? AND held = 1)
+        """
+
+    /// SQLite's plan for each per-message statement (for tests: none may scan the queue).
+    func queryPlans() throws -> [String: String] {
+        try pool.read { db in
+            var plans: [String: String] = [:]
+            for (name, sql, arguments) in [("pending", Self.pendingCountSQL, ["x"]), ("keepHeld", Self.keepHeldSQL, [1, "x", "x"])]
+                as [(String, String, StatementArguments)] {
+                plans[name] = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                    .map { $0["detail"] as String }.joined(separator: "; ")
+            }
+            return plans
+        }
     }
 
     static func recipient(_ row: Row) -> QueuedMessage.Recipient {

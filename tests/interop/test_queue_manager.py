@@ -561,7 +561,7 @@ def test_slow_destination_does_not_block_a_fast_one(swallow_factory, peers):
 
 @pytest.mark.parametrize("kind", ["no-greeting", "refused"])
 def test_dead_destination_and_idle_process(swallow_factory, peers, kind):
-    n, dead_after = 200, 3
+    n, dead_after = 1000, 3  # the figure: 1,000 queued for a dead destination
     listener = None
     if kind == "no-greeting":
         # accepts and closes at once: a connection failure we can count

@@ -33,8 +33,8 @@ public final class QueueRunner: Sendable {
         public var activeLimit = 1000
         /// Bytes of message content in memory at once.
         public var activeBytesLimit = 256 << 20
-        /// Concurrency per destination and in all (`DestinationScheduler`); `deadTime` follows
-        /// `minimumBackoff` unless set.
+        /// Concurrency per destination and in all, and how long a dead destination is left
+        /// alone (`DestinationScheduler`; the runtime sets `deadTime` to `queue.min_backoff`).
         public var scheduling = SchedulingPolicy()
         /// Seconds an idle session is kept for reuse, and transactions per session.
         public var connectionIdleTime: Duration = .seconds(5)

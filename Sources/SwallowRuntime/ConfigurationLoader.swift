@@ -151,10 +151,14 @@ extension SwallowConfiguration {
             ("connection_cache_time", \.connectionCacheTime), ("connection_reuse_limit", \.connectionReuseLimit),
             ("recipient_limit", \.recipientLimit), ("active_limit", \.activeLimit),
         ]
+        let countKeys: Set = ["max_connections", "destination_concurrency", "initial_concurrency", "dead_after_failures",
+                              "connection_reuse_limit", "recipient_limit", "active_limit"]
         if let queue = try reader.section(table, "queue", allowed: Set(queueKeys.map(\.0) + ["delay_warning"])) {
             for (key, path) in queueKeys {
                 guard let value = queue[key] else { continue }
-                guard let number = value.int, number > 0 else { throw reader.error("queue.\(key)", "must be a positive number") }
+                guard let number = value.int, number > 0 else {
+                    throw reader.error("queue.\(key)", countKeys.contains(key) ? "must be a positive number" : "must be a positive number of seconds")
+                }
                 config.queue[keyPath: path] = number
             }
             if let value = queue["delay_warning"] {

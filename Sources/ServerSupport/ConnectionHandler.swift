@@ -31,6 +31,8 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
     private var closed = false
     private var admitted = false
     private var shutdownRequested = false
+    /// The client half-closed: it has sent everything (`nc -N`, a script piping a session).
+    private var inputEnded = false
     private var lastInput = NIODeadline.uptimeNanoseconds(0)
     private var idleTimer: Scheduled<Void>?
     private var loginTimer: Scheduled<Void>?
@@ -134,6 +136,13 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
             closeIfShuttingDown(context)
             return
         }
+        if case ChannelEvent.inputClosed = event {
+            // Answer every command the client sent before its FIN (pipelined ones included,
+            // RFC 2920), then close; an unfinished command at the end is dropped.
+            inputEnded = true
+            closeIfInputEnded(context)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -158,6 +167,12 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
         if input.readerIndex > 64 * 1024 { input.discardReadBytes() }
         flush(context)
         closeIfShuttingDown(context)
+        closeIfInputEnded(context)
+    }
+
+    private func closeIfInputEnded(_ context: ChannelHandlerContext) {
+        guard inputEnded, !paused else { return }
+        close(context, nil)
     }
 
     /// Work finished or output drained: read again and carry on with buffered input.

@@ -40,6 +40,9 @@ public final class TCPListener: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                // A client's FIN ends its input, not the connection: the replies to what it
+                // sent still go out (ConnectionHandler, inputClosed).
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer(initialize)
                 .bind(host: host, port: port).get()

@@ -27,22 +27,25 @@ struct QueueCommand: AsyncParsableCommand {
         @Flag(help: "One JSON array, for scripts.") var json = false
         @Option(help: "Only messages with a recipient in this domain.") var destination: String?
         func run() async throws {
-            try await reporting {
-                let entries = try await QueueCommand.open(options).list(destination: destination)
-                if json { return say(try QueueJSON.encode(entries)) }
-                let iso = ISO8601DateFormatter()
-                // Addresses and remote replies came from the network: escaped, so none can
-                // repaint the terminal or forge a line of this listing.
-                for e in entries {
-                    say("\(e.id)\t\(e.size)\t\(iso.string(from: e.arrival))\t<\(LogSafe.escape(e.sender))>\(e.held ? "\theld" : "")")
-                    for r in e.recipients {
-                        let state = r.state == .pending ? (e.held ? "held" : "next attempt \(iso.string(from: r.nextAttempt))") : "\(r.state)"
-                        let why = r.lastError.map { "\t" + LogSafe.escape($0) } ?? ""
-                        say("\t<\(LogSafe.escape(r.address))>\tattempts \(r.attempts)\t\(state)\(why)")
-                    }
+            try await reporting { try await Self.print(options: options, json: json, destination: destination) }
+        }
+
+        /// Also `mailq` and `sendmail -bp`.
+        static func print(options: ConfigOption, json: Bool, destination: String?) async throws {
+            let entries = try await QueueCommand.open(options).list(destination: destination)
+            if json { return say(try QueueJSON.encode(entries)) }
+            let iso = ISO8601DateFormatter()
+            // Addresses and remote replies came from the network: escaped, so none can
+            // repaint the terminal or forge a line of this listing.
+            for e in entries {
+                say("\(e.id)\t\(e.size)\t\(iso.string(from: e.arrival))\t<\(LogSafe.escape(e.sender))>\(e.held ? "\theld" : "")")
+                for r in e.recipients {
+                    let state = r.state == .pending ? (e.held ? "held" : "next attempt \(iso.string(from: r.nextAttempt))") : "\(r.state)"
+                    let why = r.lastError.map { "\t" + LogSafe.escape($0) } ?? ""
+                    say("\t<\(LogSafe.escape(r.address))>\tattempts \(r.attempts)\t\(state)\(why)")
                 }
-                if entries.isEmpty { say("queue is empty") }
             }
+            if entries.isEmpty { say("queue is empty") }
         }
     }
 

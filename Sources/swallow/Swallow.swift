@@ -9,7 +9,18 @@ struct Swallow: AsyncParsableCommand {
         commandName: "swallow",
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self, DemoCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, DemoCommand.self])
+
+    /// Installed as `/usr/sbin/sendmail` or `mailq` (a symbolic link to this binary), it acts as
+    /// `swallow sendmail` or `swallow queue list`, as Postfix's and mox's do.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch (CommandLine.arguments.first ?? "").split(separator: "/").last {
+        case "sendmail": await main(["sendmail"] + arguments)
+        case "mailq": await main(["sendmail", "-bp"] + arguments)
+        default: await main(nil)
+        }
+    }
 }
 
 /// `--config PATH`, taken by every subcommand (DESIGN.md §3).

@@ -124,6 +124,36 @@ struct SMTPDriverTests {
         #expect(String(decoding: stored[0], as: UTF8.self).hasSuffix("Subject: pipelined\r\n\r\n.dot\r\n"))
     }
 
+    /// A client that sends a whole session and half-closes (`printf … | nc -N`, `sendmail -bs`
+    /// fed by a script) gets every reply, the message is stored, and then the server closes.
+    @Test func halfClosedClientGetsEveryReply() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture)
+        #expect(try await wire.reply().hasPrefix("220 "))
+        try await wire.send("EHLO client.test\r\nMAIL FROM:<a@outside.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+                            + "Subject: half-closed\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        wire.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(try await wire.reply().hasPrefix("250 "))
+        #expect(try await wire.reply() == "250 2.1.0 Ok")
+        #expect(try await wire.reply() == "250 2.1.5 Ok")
+        #expect(try await wire.reply().hasPrefix("354 "))
+        #expect(try await wire.reply().hasPrefix("250 2.0.0 Ok: queued as "))
+        #expect(try await wire.reply() == "221 2.0.0 Bye")
+        try await wire.closed()
+        #expect(try await fixture.inbox().count == 1)
+    }
+
+    /// An unfinished command when the input ends is dropped, and the connection closed.
+    @Test func halfClosedClientWithAPartialCommandIsClosed() async throws {
+        let fixture = try await Fixture()
+        let wire = try await Wire(fixture)
+        #expect(try await wire.reply().hasPrefix("220 "))
+        try await wire.send("NOOP\r\nNOO")
+        wire.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(try await wire.reply().hasPrefix("250 "))
+        try await wire.closed()
+    }
+
     /// RFC 3207 §4.2, DESIGN.md §4: bytes pipelined after STARTTLS are never executed.
     @Test func startTLSRefusesPipelinedCommands() async throws {
         let fixture = try await Fixture()

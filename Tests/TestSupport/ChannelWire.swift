@@ -52,15 +52,22 @@ open class ChannelWire {
         return try await self.line()
     }
 
-    /// Waits for the server to close the connection.
+    public struct NotClosed: Error, CustomStringConvertible {
+        public var description: String { "the server did not close the connection within 30 s" }
+    }
+
+    /// Waits for the server to close the connection; throws when it does not (the watchdog
+    /// closes it so the test ends, and the test fails).
     public func closed() async throws {
         let channel = self.channel
         let watchdog = Task {
             try await Task.sleep(for: .seconds(30))
             try? await channel.close()
+            return true
         }
-        defer { watchdog.cancel() }
         try await channel.closeFuture.get()
+        watchdog.cancel()
+        if (try? await watchdog.value) == true { throw NotClosed() }
     }
 
     public static func crlf(in p: [UInt8], from start: Int) -> Int? {

@@ -37,37 +37,45 @@ struct SendmailCommand: AsyncParsableCommand {
         let path = invocation.config ?? ProcessInfo.processInfo.environment["SWALLOW_CONFIG"] ?? ConfigOption.defaultPath
         var options = ConfigOption()
         options.config = path
-        let config: SwallowConfiguration
-        do {
-            config = try options.load()
-        } catch {
-            fail("cannot read the configuration: \(error)", Self.tempFail)
+        // The configuration may be readable by the server's group only (it can hold the
+        // smarthost password): a user who cannot read it gets the standard listener addresses.
+        let config = try? options.load()
+        if config == nil && FileManager.default.isReadableFile(atPath: path) {
+            do { _ = try options.load() } catch { fail("cannot read the configuration: \(error)", Self.usage) }
         }
         switch invocation.mode {
         case .listQueue:
             try await QueueCommand.List.print(options: options, json: false, destination: nil)
         case .smtp:
-            try await relaySMTP(to: Self.server(config))
+            try await relaySMTP(to: Self.servers(config))
         case .deliver:
             try await deliver(invocation, config: config)
         }
     }
 
-    /// Where the server listens for SMTP, reachable on this machine.
-    static func server(_ config: SwallowConfiguration) -> (host: String, port: Int) {
-        guard let first = config.listen.smtp.first ?? config.listen.submission.first else { return ("127.0.0.1", 25) }
+    /// Where the server listens for SMTP, reachable on this machine: the configured listener,
+    /// or without a readable configuration the standard port and its unprivileged variant.
+    static func servers(_ config: SwallowConfiguration?) -> [(host: String, port: Int)] {
+        guard let config else { return [("127.0.0.1", 25), ("127.0.0.1", 10025)] }
+        guard let first = config.listen.smtp.first ?? config.listen.submission.first else { return [("127.0.0.1", 25)] }
         switch first.host {
-        case "0.0.0.0", "": return ("127.0.0.1", first.port)
-        case "::", "[::]": return ("::1", first.port)
-        default: return (first.host, first.port)
+        case "0.0.0.0", "": return [("127.0.0.1", first.port)]
+        case "::", "[::]": return [("::1", first.port)]
+        default: return [(first.host, first.port)]
         }
     }
 
-    private func deliver(_ invocation: SendmailInvocation, config: SwallowConfiguration) async throws {
+    static func hostname(_ config: SwallowConfiguration?) -> String {
+        if let config { return config.server.hostname }
+        var buffer = [CChar](repeating: 0, count: 256)
+        return gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "localhost"
+    }
+
+    private func deliver(_ invocation: SendmailInvocation, config: SwallowConfiguration?) async throws {
         let input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
         let message: SendmailMessage
         do {
-            message = try SendmailMessage.prepare(input, invocation: invocation, user: Self.loginName(), hostname: config.server.hostname)
+            message = try SendmailMessage.prepare(input, invocation: invocation, user: Self.loginName(), hostname: Self.hostname(config))
         } catch {
             fail("\(error)", Self.usage)
         }
@@ -83,11 +91,23 @@ struct SendmailCommand: AsyncParsableCommand {
         clientConfiguration.tls = .none  // loopback, to ourselves
         clientConfiguration.connectTimeout = .seconds(10)
         clientConfiguration.commandTimeout = .seconds(60)
-        let (host, port) = Self.server(config)
-        let result = await SMTPClient(configuration: clientConfiguration)
-            .send(envelope, host: host, port: port, logger: Logger(label: "sendmail", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let client = SMTPClient(configuration: clientConfiguration)
+        let quiet = Logger(label: "sendmail", factory: { _ in SwiftLogNoOpLogHandler() })
+        var outcomes: [(recipient: String, outcome: SMTPClient.Outcome)] = []
+        candidates: for (host, port) in Self.servers(config) {
+            switch await client.open(host: host, port: port, logger: quiet) {
+            case .failed(let outcome, let reachedPeer):
+                outcomes = message.recipients.map { ($0, outcome) }
+                // Nothing listens there: the next candidate; a server that answered: done.
+                if reachedPeer { break candidates }
+            case .ready(let connection):
+                outcomes = await connection.send(envelope).outcomes
+                connection.close()
+                break candidates
+            }
+        }
         var worst: Int32 = 0
-        for (recipient, outcome) in result.outcomes {
+        for (recipient, outcome) in outcomes {
             switch outcome {
             case .delivered:
                 break
@@ -110,15 +130,17 @@ struct SendmailCommand: AsyncParsableCommand {
 
     /// `-bs`: the client speaks SMTP on our standard input and output; we carry the bytes to
     /// and from the server's listener until either side closes.
-    private func relaySMTP(to server: (host: String, port: Int)) async throws {
+    private func relaySMTP(to servers: [(host: String, port: Int)]) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let socket: any Channel
-        do {
+        var connected: (any Channel)?
+        for server in servers where connected == nil {
             // Not reading until the other side's relay is in place: no byte is dropped.
-            socket = try await ClientBootstrap(group: group).channelOption(.autoRead, value: false)
+            connected = try? await ClientBootstrap(group: group).channelOption(.autoRead, value: false)
                 .connect(host: server.host, port: server.port).get()
-        } catch {
-            fail("cannot reach the server at \(server.host):\(server.port): \(error)", Self.tempFail)
+        }
+        guard let socket = connected else {
+            fail("cannot reach the server at \(servers.map { "\($0.host):\($0.port)" }.joined(separator: ", ")): is it running?",
+                 Self.tempFail)
         }
         let pipe = try await NIOPipeBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)

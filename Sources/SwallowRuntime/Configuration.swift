@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MailAuth
 
 /// Swallow's configuration: the TOML file of DESIGN.md §3, validated.
@@ -155,6 +156,20 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var transport: [String: HostPort] = [:]
     public var queue = Queue()
     public var store = Store()
+    public var log = Log()
+
+    public enum LogFormat: String, Sendable, Equatable {
+        /// One line per event: time, level, message, metadata (swift-log's stream format).
+        case text
+        /// One JSON object per line, for log shippers.
+        case json
+    }
+
+    /// `[log]`: what the server writes to standard error.
+    public struct Log: Sendable, Equatable {
+        public var level: Logger.Level = .info
+        public var format = LogFormat.text
+    }
 
     /// Where this configuration was read from (for messages and relative paths).
     public var sourcePath = ""

@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import MailAuth
 import POP3Protocol
@@ -29,7 +30,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -182,6 +183,20 @@ extension SwallowConfiguration {
             if let v = try reader.string(store, "store", "url") { config.store.url = v }
             if config.store.backend == .postgres, config.store.url.isEmpty {
                 throw reader.error("store.url", "the postgres backend needs a url (postgres://user:pass@host:port/db)")
+            }
+        }
+        if let log = try reader.section(table, "log", allowed: ["level", "format"]) {
+            if let v = try reader.string(log, "log", "level") {
+                guard let level = Logger.Level(rawValue: v.lowercased()) else {
+                    throw reader.error("log.level", "'\(v)' is not one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                config.log.level = level
+            }
+            if let v = try reader.string(log, "log", "format") {
+                guard let format = SwallowConfiguration.LogFormat(rawValue: v.lowercased()) else {
+                    throw reader.error("log.format", "'\(v)' is not one of: text, json")
+                }
+                config.log.format = format
             }
         }
         return config

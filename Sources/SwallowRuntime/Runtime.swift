@@ -66,6 +66,7 @@ public struct Runtime: Sendable {
         var services_: [any Service] = []
         var listeners: [TCPListener] = []
         var served: Set<String> = []
+        var boundPorts: [String: Int] = [:]
         var mxListeners: [SocketAddress] = []
         let smtpRoles: [(SMTPRole, [HostPort])] = [
             (.mx, config.listen.smtp), (.submission, config.listen.submission),
@@ -88,7 +89,7 @@ public struct Runtime: Sendable {
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
                                                services: services, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
-            let bound = try await bind(listener, name: role.rawValue, addresses: addresses, announce: announce)
+            let bound = try await bind(listener, name: role.rawValue, addresses: addresses, ports: &boundPorts, announce: announce)
             if role == .mx { mxListeners = bound }
             listeners.append(listener)
             served.insert(role.rawValue)
@@ -109,7 +110,7 @@ public struct Runtime: Sendable {
             let listener = IMAPServer.listener(configuration: imap, addresses: addresses.map { ($0.host, $0.port) },
                                                services: imapServices, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
-            try await bind(listener, name: name, addresses: addresses, announce: announce)
+            try await bind(listener, name: name, addresses: addresses, ports: &boundPorts, announce: announce)
             listeners.append(listener)
             served.insert(name)
         }
@@ -128,7 +129,7 @@ public struct Runtime: Sendable {
             let listener = POP3Server.listener(configuration: pop3, addresses: addresses.map { ($0.host, $0.port) },
                                                services: pop3Services, limiter: limiter, registry: registry(),
                                                shutdownGrace: grace, group: group)
-            try await bind(listener, name: name, addresses: addresses, announce: announce)
+            try await bind(listener, name: name, addresses: addresses, ports: &boundPorts, announce: announce)
             listeners.append(listener)
             served.insert(name)
         }
@@ -143,6 +144,8 @@ public struct Runtime: Sendable {
         services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group, myself: myself,
                                                               smarthostTrust: smarthostTrust)))
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
+        // What a user needs to set up a client and to check the certificate it is shown.
+        for line in ServerSummary(configuration: config, boundPorts: boundPorts).lines { announce("swallow: " + line) }
         for (role, addresses) in config.listen.all where !addresses.isEmpty && !served.contains(role) {
             announce("swallow: \(role) on \(addresses.map(\.description).joined(separator: ", ")): not served by this build yet")
         }
@@ -162,7 +165,7 @@ public struct Runtime: Sendable {
 
     /// Binds before privileges are dropped and says where; a failure names the config key.
     @discardableResult
-    private func bind(_ listener: TCPListener, name: String, addresses: [HostPort],
+    private func bind(_ listener: TCPListener, name: String, addresses: [HostPort], ports: inout [String: Int],
                       announce: @Sendable (String) -> Void) async throws -> [SocketAddress] {
         let bound: [SocketAddress]
         do {
@@ -172,6 +175,7 @@ public struct Runtime: Sendable {
                                      message: "cannot listen on \(addresses.map(\.description).joined(separator: ", ")): \(error)")
         }
         announce("swallow: \(name) on \(bound.map(Self.describe).joined(separator: ", "))")
+        ports[name] = bound.first?.port
         return bound
     }
 

@@ -8,9 +8,17 @@ struct Serve: AsyncParsableCommand {
         abstract: "Start every configured listener (creates ./swallow-data with defaults when there is no config).")
 
     @OptionGroup var options: ConfigOption
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical); overrides [log] level.")
+    var logLevel: String?
 
     func run() async throws {
         try await reporting {
+            let override = try logLevel.map { text throws -> Logger.Level in
+                guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                    throw CLIError("--log-level: '\(text)' is not one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return level
+            }
             if options.isDefault, !FileManager.default.fileExists(atPath: options.config) {
                 // First start on embedded defaults: domain localhost, SQLite, a self-signed
                 // certificate, listeners on loopback only.
@@ -21,9 +29,23 @@ struct Serve: AsyncParsableCommand {
                 say("swallow: created \(options.config) (domain localhost); add a user with 'swallow user add you@localhost'")
             }
             let config = try options.load()
-            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+            let level = override ?? config.log.level
+            switch config.log.format {
+            case .text:
+                LoggingSystem.bootstrap { label in
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
+            case .json:
+                LoggingSystem.bootstrap { _ in
+                    var handler = JSONLogHandler()
+                    handler.logLevel = level
+                    return handler
+                }
+            }
             var logger = Logger(label: "swallow")
-            logger.logLevel = .info
+            logger.logLevel = level
             let runtime = try Runtime(configuration: config, logger: logger)
             try await runtime.run(announce: say)
         }

@@ -101,6 +101,16 @@ struct ConfigurationTests {
         #expect(c.store.backend == .postgres)
     }
 
+    @Test func logAndQueueSettings() throws {
+        let c = try SwallowConfiguration.parse("[log]\nlevel = \"Warning\"\nformat = \"json\"\n[queue]\ndelay_warning = 0\nrecipient_limit = 10\n",
+                                               path: "f.toml")
+        #expect(c.log.level == .warning && c.log.format == .json)
+        #expect(c.queue.delayWarning == 0)
+        #expect(c.queue.recipientLimit == 10)
+        let defaults = try SwallowConfiguration.parse("", path: "f.toml").log
+        #expect(defaults.level == .info && defaults.format == .text)
+    }
+
     /// Each mistake is one line naming the file and the key.
     @Test(arguments: [
         ("[server]\nhostnme = \"x\"", "f.toml: server.hostnme: unknown key"),
@@ -117,6 +127,11 @@ struct ConfigurationTests {
         ("[dns]\nnameservers = [\"dns.example:53\"]", "f.toml: dns.nameservers: 'dns.example:53' is not a valid ip:port"),
         ("[transport]\n\"a.test\" = \"nowhere\"", "f.toml: transport.a.test: 'nowhere' is not a valid host:port"),
         ("[queue]\ndata_timeout = 0", "f.toml: queue.data_timeout: must be a positive number of seconds"),
+        ("[queue]\nmax_connections = 0", "f.toml: queue.max_connections: must be a positive number"),
+        ("[queue]\ninitial_concurrency = 30", "f.toml: queue.initial_concurrency: must not exceed queue.destination_concurrency"),
+        ("[queue]\ndelay_warning = -1", "f.toml: queue.delay_warning: must be a number of seconds (0: never)"),
+        ("[log]\nlevel = \"loud\"", "f.toml: log.level: 'loud' is not one of: trace, debug, info, notice, warning, error, critical"),
+        ("[log]\nformat = \"xml\"", "f.toml: log.format: 'xml' is not one of: text, json"),
         ("[limits]\nmax_connections = 0", "f.toml: limits.max_connections: must be a positive whole number"),
         ("[limits]\nlogin_timeout = \"60s\"", "f.toml: limits.login_timeout: must be a positive whole number"),
         ("[limits]\nsmtp_max_line_length = 511", "f.toml: limits.smtp_max_line_length: must be at least 512"),

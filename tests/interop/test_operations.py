@@ -1,0 +1,73 @@
+"""What an administrator sees: the certificate fingerprint and client settings printed at start
+(checked against the certificate Python's ssl module is actually served), `swallow status`,
+and the `[log]` settings (JSON lines a log shipper parses, a level that silences info)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import smtplib
+import ssl
+
+from conftest import ALICE, BOB, free_port
+from outbound_helpers import wait_for
+
+
+def served_fingerprint(port: int) -> str:
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def test_start_prints_fingerprint_and_client_settings(swallow_factory):
+    swallow = swallow_factory(listeners=("imap", "imaps"))
+    out = swallow.stdout_path.read_text()
+    m = re.search(r"(?m)^swallow: certificate SHA-256 fingerprint ([0-9A-F:]{95})$", out)
+    assert m, out
+    # The fingerprint a client is shown (over implicit TLS) is the one printed.
+    assert m.group(1) == served_fingerprint(swallow.submissions)
+    # Client settings name the running ports (the config says port 0 here).
+    assert re.search(rf"(?m)^swallow:\s+outgoing \(SMTP submission\)\s+\S+ port {swallow.submissions}, SSL/TLS$", out), out
+    assert re.search(rf"(?m)^swallow:\s+outgoing \(SMTP submission\)\s+\S+ port {swallow.submission}, STARTTLS$", out), out
+    assert f"port {swallow.ports['imaps']}, SSL/TLS" in out and f"port {swallow.ports['imap']}, STARTTLS" in out, out
+
+
+def test_status_reports_listeners_and_the_same_fingerprint(swallow_factory):
+    port = free_port()
+    srv = swallow_factory(listen={"smtp": [f"127.0.0.1:{port}"]})
+    status = srv.cli("status").stdout
+    assert f"smtp on 127.0.0.1:{port}: answering" in status, status
+    printed = re.search(r"fingerprint ([0-9A-F:]{95})", srv.stdout_path.read_text()).group(1)
+    assert f"certificate SHA-256 fingerprint {printed}" in status, status
+    srv.stop()
+    status = srv.cli("status").stdout
+    assert f"smtp on 127.0.0.1:{port}: not answering" in status and "does not seem to be running" in status, status
+
+
+def test_json_log_lines_carry_the_queue_id(swallow_factory):
+    srv = swallow_factory(settings={"log": {"format": "json"}})
+    with smtplib.SMTP("127.0.0.1", srv.smtp) as s:
+        s.sendmail("someone@outside.test", [BOB], b"Subject: json-log\r\n\r\nbody\r\n")
+    srv.wait_inbox(BOB)
+
+    def accepted():
+        events = []
+        for line in srv.log_path.read_text().splitlines():
+            event = json.loads(line)  # every line is one JSON object
+            events.append(event)
+        return [e for e in events if e.get("message") == "accepted" and e.get("queue_id")] or None
+    [event] = wait_for(accepted, 10, "an 'accepted' event")
+    assert event["level"] == "info" and event["client"] == "127.0.0.1", event
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", event["time"]), event
+    delivered = [json.loads(l) for l in srv.log_path.read_text().splitlines()]
+    assert any(e.get("message") == "delivered" and e.get("queue_id") == event["queue_id"] for e in delivered)
+
+
+def test_log_level_warning_silences_info(swallow_factory):
+    srv = swallow_factory(settings={"log": {"level": "warning"}})
+    with smtplib.SMTP("127.0.0.1", srv.smtp) as s:
+        s.sendmail("someone@outside.test", [ALICE], b"Subject: quiet\r\n\r\nbody\r\n")
+    srv.wait_inbox(ALICE)
+    text = srv.log_path.read_text()
+    assert " info " not in text and "accepted" not in text, text

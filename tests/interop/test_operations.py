@@ -71,3 +71,24 @@ def test_log_level_warning_silences_info(swallow_factory):
     srv.wait_inbox(ALICE)
     text = srv.log_path.read_text()
     assert " info " not in text and "accepted" not in text, text
+
+
+def test_systemd_unit_verifies_and_is_hardened(swallow_bin, tmp_path):
+    """contrib/swallow.service as systemd itself reads it: no unknown or misspelt setting, and
+    an exposure score (systemd-analyze security) of at most 4.0 of 10."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    import pytest
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (Path(__file__).resolve().parents[2] / "contrib" / "swallow.service").read_text()
+    local = tmp_path / "swallow.service"
+    local.write_text(unit.replace("/usr/local/bin/swallow", swallow_bin))
+    r = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+    r = subprocess.run([analyze, "security", "--offline=true", str(local)], capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for swallow.service: (\d+\.\d+)", r.stdout)
+    assert m and float(m.group(1)) <= 4.0, r.stdout[-500:]
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit and "User=swallow" in unit

@@ -1,5 +1,6 @@
 import IMAPProtocol
 import Logging
+import MailCore
 import NIOCore
 import ServerSupport
 
@@ -82,6 +83,9 @@ final class IMAPDriver: ConnectionDriver {
                 connection.write(encode(.continuation("Ready for literal data")))
                 connection.flush()
             case .error(let tag, let message):
+                // What could not be parsed: its tag and the parser's reason, not the line.
+                connection.logger.info("refused", metadata: ["tag": "\(LogSafe.escape(tag ?? "*"))", "status": "BAD",
+                                                             "reason": "\(LogSafe.escape(message))"])
                 badCommand(Self.status(tag, .bad, nil, message), connection)
             case .tooBig(let tag, let message):
                 connection.write(encode(Self.status(tag, .no, .tooBig, message)))

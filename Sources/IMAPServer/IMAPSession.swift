@@ -208,6 +208,7 @@ actor IMAPSession {
         } catch let failure as Failure {
             if failure.status == .no { await reportUpdates(after: command.command) }
             bad = failure.status == .bad
+            logRefusal(tag, command.command, failure)
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
             if await closeAfterTooManyFailures(failure) { next = .close }
         } catch is ClientGone {
@@ -215,6 +216,7 @@ actor IMAPSession {
             return Outcome(next: .close, authenticated: account != nil)
         } catch let error as StoreError {
             let failure = storeFailure(error, command: command.command)
+            logRefusal(tag, command.command, failure)
             await reportUpdates(after: command.command)
             await tagged(tag, failure.status.tagged, code: failure.code, failure.text)
         } catch {
@@ -223,6 +225,14 @@ actor IMAPSession {
         }
         await flushOutput()
         return Outcome(next: next, authenticated: account != nil, bad: bad)
+    }
+
+    /// A NO or BAD in the log, for the administrator: the tag, the command's name and the reason,
+    /// never its arguments (LOGIN's carry a password).
+    private func logRefusal(_ tag: String, _ command: IMAPCommand, _ failure: Failure) {
+        logger.info("refused", metadata: ["tag": "\(LogSafe.escape(tag))", "command": "\(command.name)",
+                                          "status": "\(failure.status == .no ? "NO" : "BAD")",
+                                          "reason": "\(LogSafe.escape(failure.text))"])
     }
 
     /// RFC 9051 §3: which commands each state allows.

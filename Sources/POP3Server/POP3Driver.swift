@@ -72,12 +72,29 @@ final class POP3Driver: SASLLineDriver {
         input.moveReaderIndex(forwardBy: consumed)
         switch result {
         case .needMoreBytes: return .needMoreBytes
-        case .error(let response): perform(session.error(response), connection, input: input)
+        case .error(let response):
+            logRefusal(response, command: nil, connection)
+            perform(session.error(response), connection, input: input)
         case .command(let command):
             connection.logger.trace("command", metadata: ["keyword": "\(command.keyword)"])
-            perform(session.handle(command), connection, input: input)
+            let action = session.handle(command)
+            switch action {
+            case .reply(let response), .close(let response), .multiline(let response, _):
+                logRefusal(response, command: command.keyword, connection)
+            default:
+                break
+            }
+            perform(action, connection, input: input)
         }
         return .handled
+    }
+
+    /// An -ERR in the log, for the administrator: the command's keyword and the reason, never
+    /// its arguments (PASS carries a password).
+    private func logRefusal(_ response: POP3Response, command: String?, _ connection: Connection<POP3Driver>) {
+        guard !response.isOK else { return }
+        connection.logger.info("refused", metadata: ["command": "\(command ?? "?")", "status": "-ERR",
+                                                     "reason": "\(LogSafe.escape(response.text))"])
     }
 
     // MARK: Actions

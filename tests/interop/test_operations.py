@@ -92,3 +92,36 @@ def test_systemd_unit_verifies_and_is_hardened(swallow_bin, tmp_path):
     m = re.search(r"Overall exposure level for swallow.service: (\d+\.\d+)", r.stdout)
     assert m and float(m.group(1)) <= 4.0, r.stdout[-500:]
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit and "User=swallow" in unit
+
+
+def test_imap_and_pop3_refusals_are_logged_without_arguments(swallow_factory):
+    import imaplib
+    import poplib
+    from conftest import ALICE_PASSWORD
+    srv = swallow_factory(listeners=("imap", "pop3"), allow_plaintext=True)
+    with imaplib.IMAP4("127.0.0.1", srv.ports["imap"]) as imap:
+        try:
+            imap.login(ALICE, "wrong secret words")
+        except imaplib.IMAP4.error:
+            pass
+        imap.login(ALICE, ALICE_PASSWORD)
+        assert imap.select("No-Such-Box")[0] == "NO"
+    pop = poplib.POP3("127.0.0.1", srv.ports["pop3"])
+    pop.user(ALICE)
+    pop.pass_(ALICE_PASSWORD)
+    try:
+        pop.retr(99)
+    except poplib.error_proto:
+        pass
+    pop.quit()
+
+    def logged():
+        text = srv.log_path.read_text()
+        lines = [l for l in text.splitlines() if "refused" in l]
+        imap_no = [l for l in lines if "command=SELECT" in l and "status=NO" in l]
+        imap_login = [l for l in lines if "command=LOGIN" in l and "status=NO" in l]
+        pop_err = [l for l in lines if "command=RETR" in l and "status=-ERR" in l]
+        return (imap_no, imap_login, pop_err, text) if imap_no and imap_login and pop_err else None
+    imap_no, imap_login, pop_err, text = wait_for(logged, 10, "refusal lines for SELECT, LOGIN and RETR")
+    assert "wrong secret words" not in text and ALICE_PASSWORD not in text
+    assert "service=imap" in imap_no[0] and "service=pop3" in pop_err[0], (imap_no, pop_err)

@@ -149,9 +149,31 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Clients that drop the connection (or skip TLS close_notify) are routine, not news.
         let routine = (error as? NIOSSLError) == .uncleanShutdown || (error as? IOError)?.errnoCode == ECONNRESET
-        logger.log(level: routine ? .debug : .info, "connection error", metadata: ["error": "\(error)"])
+        if let tls = error as? NIOSSLError, case .handshakeFailed = tls {
+            logger.info("TLS handshake failed", metadata: ["reason": "\(Self.shortTLSReason(tls))"])
+        } else {
+            logger.log(level: routine ? .debug : .info, "connection error", metadata: ["error": "\(error)"])
+        }
         closed = true
         context.close(promise: nil)
+    }
+
+    /// BoringSSL's reasons without its source paths and numbers: `WRONG_VERSION_NUMBER`,
+    /// `NO_SHARED_CIPHER`, `TLSV1_ALERT_UNKNOWN_CA` (one short line for the administrator).
+    static func shortTLSReason(_ error: NIOSSLError) -> String {
+        let text = "\(error)"
+        var reasons: [Substring] = []
+        var rest = Substring(text)
+        // BoringSSL formats each error as "error:CODE:LIBRARY:FUNCTION:REASON at FILE:LINE".
+        while let range = rest.range(of: " at ") {
+            let before = rest[..<range.lowerBound]
+            if let colon = before.lastIndex(of: ":") {
+                let reason = before[before.index(after: colon)...]
+                if !reason.isEmpty && reason.allSatisfy({ $0.isUppercase || $0.isNumber || $0 == "_" }) { reasons.append(reason) }
+            }
+            rest = rest[range.upperBound...]
+        }
+        return reasons.isEmpty ? "handshake failed" : reasons.joined(separator: ", ")
     }
 
     // MARK: Input

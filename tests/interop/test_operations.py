@@ -125,3 +125,19 @@ def test_imap_and_pop3_refusals_are_logged_without_arguments(swallow_factory):
     imap_no, imap_login, pop_err, text = wait_for(logged, 10, "refusal lines for SELECT, LOGIN and RETR")
     assert "wrong secret words" not in text and ALICE_PASSWORD not in text
     assert "service=imap" in imap_no[0] and "service=pop3" in pop_err[0], (imap_no, pop_err)
+
+
+def test_tls_handshake_failure_is_one_short_line(swallow):
+    import socket
+    with socket.create_connection(("127.0.0.1", swallow.submissions), timeout=5) as s:
+        s.sendall(b"EHLO plaintext.example\r\n")  # not a TLS ClientHello
+        try:
+            s.recv(100)
+        except OSError:
+            pass
+
+    def line():
+        return [l for l in swallow.log_path.read_text().splitlines() if "TLS handshake failed" in l] or None
+    [failed] = wait_for(line, 10, "the handshake failure in the log")
+    assert "/" not in failed.split("reason=")[1] and ".cc" not in failed, failed
+    assert re.search(r"reason=[A-Z_]+", failed), failed

@@ -9,7 +9,7 @@ struct Swallow: AsyncParsableCommand {
         commandName: "swallow",
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DemoCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self])
 
     /// Installed as `/usr/sbin/sendmail` or `mailq` (a symbolic link to this binary), it acts as
     /// `swallow sendmail` or `swallow queue list`, as Postfix's and mox's do.

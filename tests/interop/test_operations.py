@@ -141,3 +141,29 @@ def test_tls_handshake_failure_is_one_short_line(swallow):
     [failed] = wait_for(line, 10, "the handshake failure in the log")
     assert "/" not in failed.split("reason=")[1] and ".cc" not in failed, failed
     assert re.search(r"reason=[A-Z_]+", failed), failed
+
+
+def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
+    """`swallow doctor` against dnsmasq: a correct MX says ok; a domain whose MX points
+    elsewhere and a host name without an address are reported with the fix; a world-writable
+    key is a problem (exit status 1)."""
+    from outbound_helpers import Dnsmasq
+    from conftest import HOSTNAME
+    good = Dnsmasq(tmp_path, ["--mx-host=example.test,mx.example.test,10", "--host-record=mx.example.test,127.0.0.1",
+                              "--mx-host=other.test,mail.elsewhere.test,10"])
+    good.start()
+    try:
+        srv = swallow_factory(start=False, settings={"dns": {"nameservers": [good.nameserver]}})
+        srv.cli("domain", "add", "other.test")
+        r = srv.cli("doctor", check=False)
+        assert f"ok      example.test: MX {HOSTNAME}" in r.stdout, r.stdout
+        assert f"ok      {HOSTNAME} has address 127.0.0.1" in r.stdout, r.stdout
+        assert "warning other.test: MX is mail.elsewhere.test, not mx.example.test" in r.stdout, r.stdout
+        assert 'fix: publish "other.test. MX 10 mx.example.test."' in r.stdout, r.stdout
+        key = srv.data_dir / "key.pem"
+        key.chmod(0o666)
+        r = srv.cli("doctor", check=False)
+        assert r.returncode == 1 and f"problem {key} is writable by everyone" in r.stdout, r.stdout
+        key.chmod(0o600)
+    finally:
+        good.stop()

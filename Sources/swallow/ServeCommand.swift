@@ -26,7 +26,9 @@ struct Serve: AsyncParsableCommand {
                 var init_ = DataDirectory.Options(directory: dir, domain: "localhost", hostname: "localhost")
                 init_.publicHost = "127.0.0.1"
                 try await DataDirectory.initialize(init_)
-                say("swallow: created \(options.config) (domain localhost); add a user with 'swallow user add you@localhost'")
+                // The command as it was run (`.build/debug/swallow` under `swift run`), so the hint works.
+                let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "swallow" } ?? "swallow"
+                say("swallow: created \(options.config) (domain localhost); add a user with '\(me) user add you@localhost'")
             }
             let config = try options.load()
             let level = override ?? config.log.level

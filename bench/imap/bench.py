@@ -10,6 +10,12 @@ headers of 20 messages, FETCH one whole message, SEARCH SUBJECT, SEARCH UNSEEN, 
 Every command's latency is recorded. Reported per server: commands/s (overall and per kind), p50
 and p99 latency, server RSS after the run, server CPU seconds; then Swallow/Dovecot ratios.
 
+Steady state (--workload steady; both by default): N clients that log in once, before the clock
+starts, as desktop and phone clients stay logged in for hours, then send a weighted mix (LIST,
+STATUS, SELECT, FETCH 1:* FLAGS, FETCH 20 headers, FETCH a body, SEARCH SUBJECT, STORE \\Seen,
+APPEND then UID STORE \\Deleted + UID EXPUNGE, NOOP) for the duration; reported per command class:
+commands/s, p50 and p99 latency, and the Swallow/Dovecot ratios.
+
 Idle: one asyncio process holds K connections, each logged in, INBOX selected and in IDLE, and
 the server's memory is measured before and after; reported as memory per connection.
 
@@ -23,7 +29,7 @@ that a login costs both servers the same hashing work.
 
 Usage: bench/imap/bench.py [--swallow PATH] [--clients 10] [--duration 20] [--messages 200] [--idle 2000]
                            [--dovecot-password same|plain] [--dovecot-login performance|security]
-                           [--only swallow|dovecot]
+                           [--only swallow|dovecot] [--workload both|mixed|steady]
 Runs on 127.0.0.1 only; needs root (Dovecot drops to nobody for the mailboxes) and Debian's
 dovecot-imapd package.
 """
@@ -39,6 +45,12 @@ KINDS = ["connect", "login", "select", "fetch_headers", "fetch_body", "search_su
          "store_seen", "append", "store_deleted", "uid_expunge", "logout"]
 SEARCH_WORD = "quarterly"
 HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID)]"
+# Steady state: clients logged in before the clock starts, as desktop and phone clients stay
+# logged in for hours; then a weighted mix of what they send (flag syncs and STATUS polls most).
+STEADY_KINDS = ["list", "status", "select", "fetch_flags", "fetch_headers", "fetch_body", "search_subject",
+                "store_seen", "append", "store_deleted", "uid_expunge", "noop"]
+STEADY_MIX = [("list", 1), ("status", 2), ("select", 1), ("fetch_flags", 2), ("fetch_headers", 2), ("fetch_body", 1),
+              ("search_subject", 1), ("store_seen", 2), ("append", 1), ("noop", 1)]
 IDLE_PER_SOURCE_IP = 40  # Swallow allows 50 connections per client address; spread the idle ones
 
 
@@ -529,19 +541,105 @@ def client_worker(idx, port, user, source, duration, seed, start_at, results):
                  "elapsed": time.monotonic() - t_begin})
 
 
+def steady_worker(idx, port, user, source, duration, seed, start_at, results):
+    """One client that logs in once (before the clock starts) and then sends the steady mix; an
+    APPEND is followed by UID STORE \\Deleted and UID EXPUNGE of the same message, so the
+    mailbox keeps its size."""
+    rng = random.Random(seed)
+    lat = {k: [] for k in STEADY_KINDS}
+    errors = collections.Counter()
+    kinds, weights = zip(*STEADY_MIX)
+
+    def run(kind, cmd, fn, *args, want=("OK",)):
+        t0 = time.perf_counter()
+        try:
+            typ, data = fn(*args)
+        except imaplib.IMAP4.abort as e:
+            errors[(kind, cmd, f"connection aborted: {e}"[:300])] += 1
+            raise
+        except (imaplib.IMAP4.error, OSError) as e:
+            errors[(kind, cmd, f"{type(e).__name__}: {e}"[:300])] += 1
+            return None
+        if typ not in want:
+            errors[(kind, cmd, f"{typ} {data!r}"[:300])] += 1
+            return None
+        lat[kind].append(time.perf_counter() - t0)
+        return data
+
+    m = None
+    t_begin = time.monotonic()
+    try:
+        m = BenchIMAP("127.0.0.1", port, source, 60)
+        m.login(user, PASSWORD)
+        typ, data = m.select("INBOX")
+        exists = int(data[0] or 0)
+        while time.time() < start_at:
+            time.sleep(0.001)
+        t_begin = time.monotonic()
+        deadline = t_begin + duration
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            kind = rng.choices(kinds, weights)[0]
+            if kind == "list":
+                run(kind, 'LIST "" "*"', m.list, '""', '"*"')
+            elif kind == "status":
+                run(kind, "STATUS INBOX (MESSAGES UNSEEN UIDNEXT)", m.status, "INBOX", "(MESSAGES UNSEEN UIDNEXT)")
+            elif kind == "select":
+                data = run(kind, "SELECT INBOX", m.select, "INBOX")
+                if data:
+                    exists = int(data[0] or 0)
+            elif kind == "fetch_flags":
+                run(kind, "FETCH 1:* (UID FLAGS)", m.fetch, "1:*", "(UID FLAGS)")
+            elif kind == "fetch_headers" and exists:
+                first = rng.randint(1, max(1, exists - 19))
+                run(kind, f"FETCH n:n+19 ({HEADER_FIELDS})", m.fetch, f"{first}:{min(exists, first + 19)}", f"({HEADER_FIELDS})")
+            elif kind == "fetch_body" and exists:
+                run(kind, "FETCH n (BODY.PEEK[])", m.fetch, str(rng.randint(1, exists)), "(BODY.PEEK[])")
+            elif kind == "search_subject":
+                run(kind, f"SEARCH SUBJECT {SEARCH_WORD}", m.search, None, "SUBJECT", SEARCH_WORD)
+            elif kind == "store_seen" and exists:
+                op = "+FLAGS" if n % 2 else "-FLAGS"
+                run(kind, f"STORE n {op} (\\Seen)", m.store, str(rng.randint(1, exists)), op, "(\\Seen)")
+            elif kind == "append":
+                tag = f"{os.getpid()}.{n}.{rng.randrange(1 << 30)}"
+                data = run(kind, "APPEND INBOX {4096}", m.append, "INBOX", None, None, append_message(tag))
+                mm = re.search(rb"APPENDUID \d+ (\d+)", (data or [b""])[0] or b"")
+                if mm:
+                    uid = mm.group(1).decode()
+                    run("store_deleted", "UID STORE uid +FLAGS (\\Deleted)", m.uid, "STORE", uid, "+FLAGS", "(\\Deleted)")
+                    run("uid_expunge", "UID EXPUNGE uid", m.uid, "EXPUNGE", uid)
+            elif kind == "noop":
+                run(kind, "NOOP", m.noop)
+        m.logout()
+        m = None
+    except Exception as e:
+        errors[("client", "(client exception)", f"{type(e).__name__}: {e}"[:300])] += 1
+    finally:
+        if m is not None:
+            try:
+                m.shutdown()
+            except Exception:
+                pass
+    results.put({"idx": idx, "lat": lat, "errors": list(errors.items()), "sessions": 1,
+                 "elapsed": time.monotonic() - t_begin})
+
+
 def percentile(sorted_values, q):
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def run_mixed(server, users, clients, duration):
+def run_mixed(server, users, clients, duration, worker=None, kinds=None, lead=1.0):
+    worker = worker or client_worker
+    kinds = kinds or KINDS
     results = mp.Queue()
-    start_at = time.time() + 1.0
+    start_at = time.time() + lead
     procs = []
     for i in range(clients):
         src = f"127.0.{2 + i // 250}.{i % 250 + 1}"
-        p = mp.Process(target=client_worker, args=(i, server.port, users[i % len(users)], src, duration, 1000 + i, start_at, results))
+        p = mp.Process(target=worker, args=(i, server.port, users[i % len(users)], src, duration, 1000 + i, start_at, results))
         p.start()
         procs.append(p)
     while time.time() < start_at:
@@ -564,7 +662,7 @@ def run_mixed(server, users, clients, duration):
             p.terminate()
             p.join()
     kids1 = os.times()
-    lat = {k: [] for k in KINDS}
+    lat = {k: [] for k in kinds}
     errors = collections.Counter()
     sessions = 0
     for r in got:
@@ -771,6 +869,38 @@ def report_mixed(results, args):
         print_errors(n, results[n]["errors"])
 
 
+def report_steady(results, args):
+    print(f"\n== Steady state: {args.clients} clients logged in before the clock starts (desktop and phone clients"
+          f" stay logged in), {args.duration:.0f} s,\n   no logins during the run; weighted mix "
+          + ", ".join(f"{k} {w}" for k, w in STEADY_MIX) + " (APPEND followed by UID STORE \\Deleted + UID EXPUNGE)")
+    print(f"\n{'server':8} {'cmds/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6} {'srv CPU s':>9} {'CPU ms/cmd':>10}")
+    for name, r in results.items():
+        n = len(r["all"])
+        print(f"{name:8} {r['ops']:>8.0f} {fmt_ms(r['p50']):>7} {fmt_ms(r['p99']):>7} {sum(r['errors'].values()):>6} "
+              f"{r['server_cpu']:>9.1f} {1000 * r['server_cpu'] / max(n, 1):>10.3f}")
+    names = list(results)
+    print(f"\n{'command':15}" + "".join(f" {n + ' /s':>12} {'p50':>6} {'p99 ms':>7}" for n in names)
+          + ("   cmds/s ratio  p50 ratio  p99 ratio" if len(names) == 2 else ""))
+    for k in STEADY_KINDS:
+        row = f"{k:15}"
+        for n in names:
+            v = results[n]["lat"][k]
+            row += f" {len(v) / results[n]['elapsed']:>12.1f} {fmt_ms(percentile(v, 0.5)):>6} {fmt_ms(percentile(v, 0.99)):>7}"
+        if len(names) == 2:
+            a, b = (len(results[n]["lat"][k]) / results[n]["elapsed"] for n in names)
+            row += f"   {a / b:>10.2f}x" if b > 0 else "            -"
+            for q in (0.5, 0.99):
+                a, b = (percentile(results[n]["lat"][k], q) for n in names)
+                row += f"   {a / b:>7.2f}x" if b == b and a == a and b > 0 else "         -"
+        print(row)
+    if "Swallow" in results and "Dovecot" in results:
+        a, b = results["Swallow"], results["Dovecot"]
+        print(f"\n   steady commands/s Swallow / Dovecot: {a['ops'] / b['ops']:.2f}x (issue 9's goal: >= 1.5x);"
+              f" p99 {a['p99'] / b['p99']:.2f}x (goal <= 1.0x)")
+    for n in names:
+        print_errors(n, results[n]["errors"])
+
+
 def report_idle(results, count):
     print(f"\n== Idle: {count} connections requested, each LOGIN + SELECT INBOX + IDLE, held by one asyncio process"
           f" ({IDLE_PER_SOURCE_IP} per 127.x source address)")
@@ -817,6 +947,8 @@ def main():
                    help="imap-login in Dovecot's high-security mode (Debian's default: a process per connection) "
                         "or high-performance mode (service_count = 0, process_min_avail = cores)")
     p.add_argument("--only", choices=("swallow", "dovecot"))
+    p.add_argument("--workload", choices=("both", "mixed", "steady"), default="both",
+                   help="mixed: sessions that log in each time; steady: clients that stay logged in")
     args = p.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -880,11 +1012,21 @@ def main():
         print(f"setup took {time.monotonic() - t_start:.0f} s")
 
         mixed = {}
-        for s in servers:
-            if isinstance(s, Dovecot):
-                s.settle()
-            mixed[s.name] = run_mixed(s, users, args.clients, args.duration)
-        report_mixed(mixed, args)
+        if args.workload in ("both", "mixed"):
+            for s in servers:
+                if isinstance(s, Dovecot):
+                    s.settle()
+                mixed[s.name] = run_mixed(s, users, args.clients, args.duration)
+            report_mixed(mixed, args)
+        if args.workload in ("both", "steady"):
+            steady = {}
+            for s in servers:
+                if isinstance(s, Dovecot):
+                    s.settle()
+                # Logins (yescrypt) happen in the lead time, before the clock starts.
+                steady[s.name] = run_mixed(s, users, args.clients, args.duration, worker=steady_worker,
+                                           kinds=STEADY_KINDS, lead=3.0 + 0.3 * args.clients)
+            report_steady(steady, args)
 
         idle = {}
         if args.idle > 0:

@@ -1,6 +1,5 @@
 import Foundation
 import MailDNS
-import NIOSSL
 import X509
 
 /// `swallow doctor`: what an administrator should fix, each finding with its fix. Checks the
@@ -29,8 +28,7 @@ public enum Doctor {
     }
 
     static func certificate(_ config: SwallowConfiguration, now: Date) -> [Finding] {
-        guard let der = try? NIOSSLCertificate.fromPEMFile(config.certificatePath).first?.toDERBytes(),
-              let certificate = try? Certificate(derEncoded: der) else {
+        guard let certificate = config.certificate()?.parsed else {
             return [Finding(level: .problem, what: "certificate \(config.certificatePath) cannot be read",
                             fix: "set [tls] certificate/private_key, or delete both files and start: a self-signed pair is made")]
         }
@@ -83,13 +81,7 @@ public enum Doctor {
     }
 
     static func dns(_ config: SwallowConfiguration, domains: [String]) async -> [Finding] {
-        var resolverConfiguration = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
-        if !config.dns.nameservers.isEmpty {
-            resolverConfiguration.nameservers = config.dns.nameservers.compactMap { hp in
-                InternetAddress(hp.host).map { Nameserver(address: $0, port: hp.port) }
-            }
-        }
-        let resolver = DNSResolver(configuration: resolverConfiguration)
+        let resolver = DNSResolver(configuration: config.resolverConfiguration)
         let host = config.server.hostname.lowercased()
         var findings: [Finding] = []
         for domain in domains where domain != "localhost" {

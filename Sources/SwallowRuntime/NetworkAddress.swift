@@ -13,6 +13,16 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public let host: String
     public let port: Int
 
+    /// The address a program on this machine connects to: a wildcard listener is reached on
+    /// loopback.
+    public var reachable: HostPort {
+        switch host {
+        case "0.0.0.0", "": HostPort(host: "127.0.0.1", port: port)
+        case "::", "[::]": HostPort(host: "::1", port: port)
+        default: self
+        }
+    }
+
     public init(host: String, port: Int) {
         self.host = host
         self.port = port

@@ -6,6 +6,7 @@ import MailQueue
 import NIOCore
 import NIOPosix
 import NIOSSL
+import X509
 import ServerSupport
 import ServiceLifecycle
 import IMAPServer
@@ -205,12 +206,7 @@ extension Runtime {
     func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup, myself: LocalHost,
                          smarthostTrust: NIOSSLTrustRoots) -> QueueRunner {
         let config = configuration
-        var dns = config.dns.nameservers.isEmpty ? ResolverConfiguration.fromResolvConf() : ResolverConfiguration()
-        if !config.dns.nameservers.isEmpty {
-            dns.nameservers = config.dns.nameservers.compactMap { hp in
-                InternetAddress(hp.host).map { Nameserver(address: $0, port: hp.port) }
-            }
-        }
+        let dns = config.resolverConfiguration
         var queueConfiguration = QueueRunner.Configuration(hostname: config.server.hostname)
         queueConfiguration.minimumBackoff = .seconds(config.queue.minBackoff)
         queueConfiguration.maximumBackoff = .seconds(config.queue.maxBackoff)
@@ -271,5 +267,23 @@ struct ReadyAnnouncer: Service {
     func run() async throws {
         announce()
         try await gracefulShutdown()
+    }
+}
+
+extension SwallowConfiguration {
+    /// `[dns] nameservers`, or /etc/resolv.conf when none are configured.
+    public var resolverConfiguration: ResolverConfiguration {
+        guard !dns.nameservers.isEmpty else { return .fromResolvConf() }
+        var resolver = ResolverConfiguration()
+        resolver.nameservers = dns.nameservers.compactMap { hp in InternetAddress(hp.host).map { Nameserver(address: $0, port: hp.port) } }
+        return resolver
+    }
+
+    /// The server certificate (the first of `tls.certificate`) as DER and parsed, or nil when it
+    /// cannot be read.
+    func certificate() -> (der: [UInt8], parsed: Certificate)? {
+        guard let der = try? NIOSSLCertificate.fromPEMFile(certificatePath).first?.toDERBytes(),
+              let parsed = try? Certificate(derEncoded: der) else { return nil }
+        return (der, parsed)
     }
 }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import NIOSSL
 import X509
 
 /// What a user needs to set up a mail client and to trust the certificate: printed at every
@@ -24,12 +23,10 @@ public struct ServerSummary: Sendable, Equatable {
     ///   is the system's choice); the configured port otherwise.
     public init(configuration config: SwallowConfiguration, boundPorts: [String: Int] = [:]) {
         hostname = config.server.hostname
-        if let der = try? NIOSSLCertificate.fromPEMFile(config.certificatePath).first?.toDERBytes() {
+        if let (der, certificate) = config.certificate() {
             fingerprint = SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
-            if let certificate = try? Certificate(derEncoded: der) {
-                certificateSubject = certificate.subject.description
-                certificateExpiry = certificate.notValidAfter
-            }
+            certificateSubject = certificate.subject.description
+            certificateExpiry = certificate.notValidAfter
         }
         var settings: [ClientSetting] = []
         func add(_ use: String, _ name: String, _ addresses: [HostPort], _ security: String) {

@@ -16,7 +16,7 @@ struct DoctorCommand: AsyncParsableCommand {
             var findings = await Doctor.check(config, domains: domains)
             for (name, addresses) in config.listen.all where !addresses.isEmpty {
                 for address in addresses where address.port != 0 {
-                    let up = await StatusCommand.answers(StatusCommand.reachable(address.host), address.port)
+                    let up = await StatusCommand.answers(address.reachable)
                     findings.append(Doctor.Finding(level: up ? .ok : .warning, what: "\(name) on \(address) \(up ? "answers" : "does not answer")",
                                                    fix: up ? nil : (name == "admin" ? "not served by this build yet" : "start the server: swallow serve")))
                 }

@@ -57,12 +57,8 @@ struct SendmailCommand: AsyncParsableCommand {
     /// or without a readable configuration the standard port and its unprivileged variant.
     static func servers(_ config: SwallowConfiguration?) -> [(host: String, port: Int)] {
         guard let config else { return [("127.0.0.1", 25), ("127.0.0.1", 10025)] }
-        guard let first = config.listen.smtp.first ?? config.listen.submission.first else { return [("127.0.0.1", 25)] }
-        switch first.host {
-        case "0.0.0.0", "": return [("127.0.0.1", first.port)]
-        case "::", "[::]": return [("::1", first.port)]
-        default: return [(first.host, first.port)]
-        }
+        guard let first = (config.listen.smtp.first ?? config.listen.submission.first)?.reachable else { return [("127.0.0.1", 25)] }
+        return [(first.host, first.port)]
     }
 
     static func hostname(_ config: SwallowConfiguration?) -> String {

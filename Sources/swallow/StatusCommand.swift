@@ -18,7 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
             var answering = 0
             for (name, addresses) in config.listen.all where !addresses.isEmpty {
                 for address in addresses {
-                    let up = address.port != 0 ? await Self.answers(Self.reachable(address.host), address.port) : nil
+                    let up = address.port != 0 ? await Self.answers(address.reachable) : nil
                     if up == true { answering += 1 }
                     say("\(name) on \(address): \(up.map { $0 ? "answering" : "not answering" } ?? "port chosen at start")")
                 }
@@ -28,19 +28,10 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    /// A wildcard address is reached on loopback.
-    static func reachable(_ host: String) -> String {
-        switch host {
-        case "0.0.0.0", "": "127.0.0.1"
-        case "::", "[::]": "::1"
-        default: host
-        }
-    }
-
-    static func answers(_ host: String, _ port: Int) async -> Bool {
+    static func answers(_ address: HostPort) async -> Bool {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.seconds(1)).connect(host: host, port: port).get()
+                .connectTimeout(.seconds(1)).connect(host: address.host, port: address.port).get()
             try? await channel.close()
             return true
         } catch {

@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // libxcrypt's crypt(3): yescrypt, bcrypt, SHA-crypt (Debian's libcrypt-dev).
@@ -33,6 +36,7 @@ let package = Package(
                 "MailCore", "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(name: "MailStore", dependencies: ["MailCore", "MailAuth"], swiftSettings: strict),
@@ -60,6 +64,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(
@@ -78,6 +83,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(
@@ -89,6 +95,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(
@@ -101,6 +108,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(name: "POP3Protocol", dependencies: ["LineFraming"], swiftSettings: strict),
@@ -112,6 +120,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(name: "IMAPProtocol", dependencies: ["LineFraming"], swiftSettings: strict),
@@ -123,18 +132,40 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        // The admin listener: JSON API, console pages, /metrics, /healthz (DESIGN.md §2 "Admin").
+        .target(
+            name: "Admin",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "SQLiteSupport", "ServerSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .target(
             name: "SwallowRuntime",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS",
+                "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS", "Admin",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SMTPProtocol", "POP3Protocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -144,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "swallow",
             dependencies: [
-                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery",
+                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "Admin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -196,6 +227,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["TestSupport", "IMAPProtocol", "LineFraming"], swiftSettings: strict),
+        .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: strict),
         .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
         .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
         .testTarget(

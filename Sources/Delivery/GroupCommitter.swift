@@ -1,4 +1,6 @@
+import Dispatch
 import MailStore
+import Metrics
 
 /// Group commit for local delivery (DESIGN.md §4): concurrent sessions' deliveries are written
 /// in one store transaction, so they share one fsync. At low load a submission is written at
@@ -40,11 +42,13 @@ public actor GroupCommitter {
             }
             let all = batch.flatMap(\.deliveries)
             let results: [Result<AppendResult, StoreError>]
+            let started = DispatchTime.now()
             do {
                 results = try await store.deliver(all)
             } catch {
                 results = all.map { _ in .failure(error) }
             }
+            Timer(label: "swallow_store_commit_seconds").recordInterval(since: started)
             var index = 0
             for waiter in batch {
                 waiter.continuation.resume(returning: Array(results[index..<index + waiter.deliveries.count]))

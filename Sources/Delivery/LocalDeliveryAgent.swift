@@ -1,7 +1,9 @@
 import Logging
 import MailAuth
 import MailCore
+import MailQueue
 import MailStore
+import Metrics
 
 /// The MDA: puts one accepted message into each local recipient's INBOX.
 ///
@@ -17,9 +19,12 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     let committer: GroupCommitter
+    /// Where each copy is recorded for `swallow trace` (nil: not traced).
+    let trace: MessageTrace?
 
-    public init(committer: GroupCommitter) {
+    public init(committer: GroupCommitter, trace: MessageTrace? = nil) {
         self.committer = committer
+        self.trace = trace
     }
 
     /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
@@ -28,7 +33,7 @@ public struct LocalDeliveryAgent: Sendable {
     /// "" for the null sender. `acceptance` marks the copies as commits of one SMTP acceptance
     /// with several, which the store records with them (`AcceptanceLedger`).
     public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
-                        internalDate: InternalDate, acceptance: AcceptanceMark? = nil,
+                        internalDate: InternalDate, acceptance: AcceptanceMark? = nil, queueID: QueueID? = nil,
                         logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
@@ -40,16 +45,29 @@ public struct LocalDeliveryAgent: Sendable {
                      acceptance: acceptance)
         }
         let results = await committer.submit(deliveries)
-        return zip(unique, results).map { account, result in
+        var events: [TraceEvent] = []
+        let outcomes = zip(unique, results).map { account, result -> (Account, Outcome) in
             switch result {
             case .success(let r):
                 logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "INBOX", "uid": "\(r.uid)"])
+                Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
+                if let queueID {
+                    events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
+                                             text: "delivered to \(account.address) INBOX, UID \(r.uid)",
+                                             data: ["mailbox": "INBOX", "uid": "\(r.uid)"]))
+                }
                 return (account, .delivered(r))
             case .failure(let e):
                 logger.warning("local delivery failed", metadata: ["to": "\(account.address)", "error": "\(e)"])
+                if let queueID {
+                    events.append(TraceEvent(queueID: queueID, kind: .deferred, recipient: account.address,
+                                             text: "local delivery to \(account.address) failed: \(e)", data: ["reply": "\(e)"]))
+                }
                 return (account, .failed(e))
             }
         }
+        self.trace?.record(events)
+        return outcomes
     }
 
     static func traceHeaders(sender: String, recipient: String) -> [UInt8] {

@@ -3,6 +3,9 @@ import Logging
 import MailCore
 import MailQueue
 
+/// For the trace: per recipient, the host that answered (`host`, `ip`, `port`, `tls`).
+typealias HopsSeen = [String: [String: String]]
+
 /// Remote delivery: one destination's turn, its next hops, and the sessions to them.
 extension QueueRunner {
     /// The scheduler's name for where mail to `domain` goes: the domain itself for MX routing,
@@ -17,25 +20,26 @@ extension QueueRunner {
     /// Delivers to one destination domain when its turn comes: its hosts in order, until every
     /// recipient has a definite answer or the hosts run out. No outcome for a recipient means
     /// it was not attempted (shutting down).
+    /// Also returns, for the trace, the host that gave each recipient's outcome.
     func deliver(_ message: QueuedMessage, recipients: [QueuedMessage.Recipient], domain: String,
-                 logger: Logger) async -> [String: SMTPClient.Outcome] {
-        func all(_ outcome: SMTPClient.Outcome) -> [String: SMTPClient.Outcome] {
-            Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) })
+                 logger: Logger) async -> (outcomes: [String: SMTPClient.Outcome], hops: HopsSeen) {
+        func all(_ outcome: SMTPClient.Outcome) -> (outcomes: [String: SMTPClient.Outcome], hops: HopsSeen) {
+            (Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) }), [:])
         }
         let route = routing.route(for: domain)
         let destination = Self.destination(of: route)
         switch await turn(destination) {
         case .stopping:
-            return [:]
+            return ([:], [:])
         case .dead(let reason):
             // Postfix defers mail for a dead destination without trying it.
             return all(.temporary("4.4.1 destination dead, not attempted (\(destination)): \(reason)"))
         case .start:
             break
         }
-        let (outcomes, feedback) = await deliver(message, recipients: recipients, domain: domain, route: route, logger: logger)
+        let (outcomes, feedback, hops) = await deliver(message, recipients: recipients, domain: domain, route: route, logger: logger)
         finished(destination, feedback: feedback)
-        return outcomes
+        return (outcomes, hops)
     }
 
     /// Waits for the destination's turn (`DestinationScheduler`).
@@ -67,7 +71,7 @@ extension QueueRunner {
     private typealias Feedback = DestinationScheduler<CheckedContinuation<Turn, Never>>.Feedback
 
     private func deliver(_ message: QueuedMessage, recipients: [QueuedMessage.Recipient], domain: String, route: Routing.Route,
-                         logger: Logger) async -> ([String: SMTPClient.Outcome], Feedback) {
+                         logger: Logger) async -> ([String: SMTPClient.Outcome], Feedback, HopsSeen) {
         func all(_ outcome: SMTPClient.Outcome) -> [String: SMTPClient.Outcome] {
             Dictionary(uniqueKeysWithValues: recipients.map { ($0.address, outcome) })
         }
@@ -78,7 +82,7 @@ extension QueueRunner {
         var smarthost = false
         switch route {
         case .transport(let hop), .smarthost(let hop):
-            if configuration.myself.isMyself(host: hop.host, port: hop.port) { return (all(loop), .neutral) }
+            if configuration.myself.isMyself(host: hop.host, port: hop.port) { return (all(loop), .neutral, [:]) }
             hops = [(hop.host, hop.host, hop.port)]
             if case .smarthost = route, let c = smarthostClient {
                 client = c
@@ -87,26 +91,27 @@ extension QueueRunner {
         case .mx(let domain):
             switch await resolver.mailHosts(for: domain) {
             case .nullMX:
-                return (all(.permanent("5.1.10 \(domain) accepts no mail (null MX, RFC 7505)")), .neutral)
+                return (all(.permanent("5.1.10 \(domain) accepts no mail (null MX, RFC 7505)")), .neutral, [:])
             case .permanent(let why):
-                return (all(.permanent("5.1.2 \(domain): \(why)")), .neutral)
+                return (all(.permanent("5.1.2 \(domain): \(why)")), .neutral, [:])
             case .temporary(let why):
-                return (all(.temporary("4.4.3 \(domain): \(why)")), .unreachable("4.4.3 \(domain): \(why)"))
+                return (all(.temporary("4.4.3 \(domain): \(why)")), .unreachable("4.4.3 \(domain): \(why)"), [:])
             case .hosts(let hosts):
                 // RFC 5321 §5.1: when this host is one of the MX hosts, only more preferred
                 // ones may be used; when it is the best, the mail would come straight back.
                 var usable = hosts
                 if let mine = hosts.filter({ configuration.myself.isMyself(mailHost: $0) }).map(\.preference).min() {
                     usable = hosts.filter { $0.preference < mine }
-                    if usable.isEmpty { return (all(loop), .neutral) }
+                    if usable.isEmpty { return (all(loop), .neutral, [:]) }
                 }
                 for h in usable { for a in h.addresses { hops.append((h.name, a, 25)) } }
             }
         }
-        if hops.isEmpty { return (all(.temporary("4.4.4 no hosts for \(domain)")), .unreachable("no hosts for \(domain)")) }
+        if hops.isEmpty { return (all(.temporary("4.4.4 no hosts for \(domain)")), .unreachable("no hosts for \(domain)"), [:]) }
         logger.info("routing", metadata: ["domain": "\(LogSafe.escape(domain))", "route": "\(LogSafe.escape(route.description))",
                                            "hops": "\(LogSafe.escape(hops.map { "\($0.name)[\($0.host)]:\($0.port)" }.description))"])
         var outcomes: [String: SMTPClient.Outcome] = [:]
+        var seen: HopsSeen = [:]
         var remaining = recipients
         var reached = false
         for hop in hops where !remaining.isEmpty {
@@ -115,13 +120,17 @@ extension QueueRunner {
             let key = "\(smarthost ? "smarthost" : "mx") \(hop.name) [\(hop.host)]:\(hop.port)"
             let result = await deliver(message, to: remaining, hop: hop, key: key, client: client, logger: logger)
             reached = reached || result.reached
-            for (recipient, outcome) in result.outcomes { outcomes[recipient] = outcome }
+            for (recipient, outcome) in result.outcomes {
+                outcomes[recipient] = outcome
+                seen[recipient] = ["host": hop.name, "ip": hop.host, "port": "\(hop.port)",
+                                   "tls": result.tls.map { $0 ? "yes" : "no" } ?? "not connected"]
+            }
             // RFC 5321 §5.1: try the next host only for what this one deferred.
             remaining = remaining.filter { outcomes[$0.address]?.isTemporary ?? false }
         }
-        if reached { return (outcomes, .reachable) }
+        if reached { return (outcomes, .reachable, seen) }
         let reason = outcomes.values.compactMap { o -> String? in if case .temporary(let why) = o { why } else { nil } }.first
-        return (outcomes, reason.map { .unreachable($0) } ?? .neutral)
+        return (outcomes, reason.map { .unreachable($0) } ?? .neutral, seen)
     }
 
     /// The recipients' transactions on one hop: on a cached session when there is one,
@@ -129,9 +138,10 @@ extension QueueRunner {
     /// 5321 §4.5.3.1.10) in the next transaction. The session goes back to the cache.
     private func deliver(_ message: QueuedMessage, to recipients: [QueuedMessage.Recipient],
                          hop: (name: String, host: String, port: Int), key: String, client: SMTPClient,
-                         logger: Logger) async -> (outcomes: [String: SMTPClient.Outcome], reached: Bool) {
+                         logger: Logger) async -> (outcomes: [String: SMTPClient.Outcome], reached: Bool, tls: Bool?) {
         var outcomes: [String: SMTPClient.Outcome] = [:]
         var reached = false
+        var tls: Bool?
         var session = connections.take(key)
         var pending = recipients
         while !pending.isEmpty && !isStopping {
@@ -140,7 +150,7 @@ extension QueueRunner {
                 case .failed(let outcome, let reachedPeer):
                     reached = reached || reachedPeer
                     for r in pending { outcomes[r.address] = outcome }
-                    return (outcomes, reached)
+                    return (outcomes, reached, tls)
                 case .ready(let connection):
                     session = (connection, 0)
                 }
@@ -155,6 +165,7 @@ extension QueueRunner {
                 continue
             }
             reached = true
+            tls = connection.usedTLS
             logger.debug("attempt", metadata: ["host": "\(LogSafe.escape("\(hop.name)[\(hop.host)]:\(hop.port)"))",
                                                "tls": "\(connection.usedTLS)", "reused": "\(uses > 0)",
                                                "transcript": "\(LogSafe.escape(sent.transcript.description))"])
@@ -173,14 +184,14 @@ extension QueueRunner {
                 for r in pending where outcomes[r.address] == nil {
                     outcomes[r.address] = .temporary("\(connection.hostDescription): session ended")
                 }
-                return (outcomes, reached)
+                return (outcomes, reached, tls)
             }
             session = (connection, uses + 1)
         }
         if let (connection, uses) = session {
             if isStopping { connection.close() } else { connections.put(key, connection, uses: uses) }
         }
-        return (outcomes, reached)
+        return (outcomes, reached, tls)
     }
 
     private func envelope(_ message: QueuedMessage, _ recipients: [QueuedMessage.Recipient]) -> SMTPClient.Envelope {

@@ -4,6 +4,7 @@ import MailAuth
 import MailCore
 import MailQueue
 import MailStore
+import Metrics
 import SMTPProtocol
 import Synchronization
 
@@ -64,6 +65,8 @@ public final class QueueRunner: Sendable {
     let directory: any UserDirectory
     let localDelivery: LocalDeliveryAgent
     let logger: Logger
+    /// Where attempts are recorded for `swallow trace` (nil: not traced).
+    let trace: MessageTrace?
     let state: Mutex<State>
     private let wakeup = Wakeup()
     let connections: ConnectionCache
@@ -90,7 +93,8 @@ public final class QueueRunner: Sendable {
 
     public init(configuration: Configuration, queue: OutboundQueue, routing: Routing, resolver: any MailHostResolver,
                 client: SMTPClient, smarthostClient: SMTPClient?, directory: any UserDirectory,
-                localDelivery: LocalDeliveryAgent, logger: Logger) {
+                localDelivery: LocalDeliveryAgent, logger: Logger, trace: MessageTrace? = nil) {
+        self.trace = trace
         self.configuration = configuration; self.queue = queue; self.routing = routing; self.resolver = resolver
         self.client = client; self.smarthostClient = smarthostClient; self.directory = directory
         self.localDelivery = localDelivery; self.logger = logger
@@ -227,11 +231,15 @@ public final class QueueRunner: Sendable {
         }
         // One delivery per destination domain, all at once: each waits for its own turn.
         let remoteLog = log
-        await withTaskGroup(of: [String: SMTPClient.Outcome].self) { group in
+        var hops: HopsSeen = [:]
+        await withTaskGroup(of: (outcomes: [String: SMTPClient.Outcome], hops: HopsSeen).self) { group in
             for (domain, recipients) in byDomain {
                 group.addTask { await self.deliver(message, recipients: recipients, domain: domain, logger: remoteLog) }
             }
-            for await result in group { outcomes.merge(result) { _, new in new } }
+            for await result in group {
+                outcomes.merge(result.outcomes) { _, new in new }
+                hops.merge(result.hops) { _, new in new }
+            }
         }
 
         var updates: [QueuedMessage.Recipient] = []
@@ -273,6 +281,8 @@ public final class QueueRunner: Sendable {
         let recorded = await Task { await recorder.record(record) }.value
         switch recorded {
         case .success:
+            traceAttempt(message, updates: updates, outcomes: outcomes, hops: hops, reports: [bounce, delay], forward: newMessages.first {
+                !forwards.isEmpty && $0.id != bounce?.id && $0.id != delay?.id })
             if let bounce {
                 log.info("bounce sent", metadata: ["to": "\(LogSafe.escape(message.sender))", "bounce_id": "\(bounce.id)"])
             }
@@ -281,6 +291,58 @@ public final class QueueRunner: Sendable {
             }
         case .failure(let error):
             log.error("cannot record delivery results", metadata: ["error": "\(LogSafe.escape("\(error)"))"])
+        }
+    }
+
+    /// What the attempt did, for `swallow trace`: per recipient the remote answer and the host
+    /// that gave it (local copies are traced by `LocalDeliveryAgent`), the reports sent, and the
+    /// messages created (reports, forwarded copies) with their own queue IDs.
+    private func traceAttempt(_ message: QueuedMessage, updates: [QueuedMessage.Recipient], outcomes: [String: SMTPClient.Outcome],
+                              hops: HopsSeen, reports: [QueuedMessage?], forward: QueuedMessage?) {
+        var events: [TraceEvent] = []
+        for u in updates {
+            guard let outcome = outcomes[u.address] else { continue }
+            let kind: TraceEvent.Kind
+            let reply: String
+            switch (u.state, outcome) {
+            case (.delivered, .delivered(let r)):
+                // Local copies of queued mail were counted and traced by the delivery agent.
+                guard hops[u.address] != nil else { continue }
+                Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "remote")]).increment()
+                // Accepted → the remote 250.
+                Timer(label: "swallow_delivery_latency_seconds", dimensions: [("where", "remote")])
+                    .recordSeconds(max(0, Date().timeIntervalSince(message.arrival)))
+                (kind, reply) = (.relayed, r.description)
+            case (.failed, _):
+                Counter(label: "swallow_messages_bounced_total").increment()
+                (kind, reply) = (.failed, u.lastError ?? "")
+            default:
+                Counter(label: "swallow_messages_deferred_total").increment()
+                (kind, reply) = (.deferred, u.lastError ?? "")
+            }
+            var data = hops[u.address] ?? [:]
+            data["reply"] = reply
+            data["attempt"] = "\(u.attempts)"
+            let via = hops[u.address].map { " via \($0["host"] ?? "?") [\($0["ip"] ?? "?")]:\($0["port"] ?? "?")" } ?? ""
+            events.append(TraceEvent(queueID: message.id, kind: kind, recipient: u.address,
+                                     text: "\(kind.rawValue) to \(u.address)\(via): \(reply)", data: data))
+        }
+        var created: [TracedEnvelope] = []
+        for case let report? in reports {
+            events.append(TraceEvent(queueID: message.id, kind: .bounced, recipient: message.sender,
+                                     text: "delivery report \(report.id) sent to \(message.sender)", data: ["report": report.id.rawValue]))
+            created.append(TracedEnvelope(queueID: report.id, messageID: nil, sender: "", recipients: report.recipients.map(\.address)))
+        }
+        if let forward {
+            created.append(TracedEnvelope(queueID: forward.id, messageID: nil, sender: forward.sender,
+                                          recipients: forward.recipients.map(\.address)))
+        }
+        guard let trace else { return }
+        trace.record(events)
+        for envelope in created {
+            trace.received(envelope, TraceEvent(queueID: envelope.queueID, kind: .received,
+                                                text: "created by \(configuration.hostname) for \(message.id)",
+                                                data: ["protocol": "local", "origin": message.id.rawValue]))
         }
     }
 
@@ -343,7 +405,7 @@ public final class QueueRunner: Sendable {
     private func deliverLocally(_ message: QueuedMessage, to accounts: [Account], logger: Logger) async -> SMTPClient.Outcome {
         let results = await localDelivery.deliver(message.bytes, sender: message.sender, to: accounts,
                                                   internalDate: InternalDate(seconds: Int64(Date().timeIntervalSince1970)),
-                                                  logger: logger)
+                                                  queueID: message.id, logger: logger)
         for (account, outcome) in results {
             if case .failed(let error) = outcome { return .temporary("4.3.0 local delivery to \(account.address) failed: \(error)") }
         }

@@ -5,6 +5,7 @@ import MailAuth
 import MailCore
 import MailStore
 import ServerSupport
+import Metrics
 
 /// One IMAP connection's session: protocol state (RFC 9051 §3), the selected mailbox and the
 /// execution of commands against the store.
@@ -224,12 +225,15 @@ actor IMAPSession {
             await tagged(tag, .no, code: .serverBug, "Internal error occurred. Refer to server log for more information.")
         }
         await flushOutput()
+        Counter(label: "swallow_commands_total", dimensions: [("protocol", "imap"), ("command", command.command.name)]).increment()
         return Outcome(next: next, authenticated: account != nil, bad: bad)
     }
 
     /// A NO or BAD in the log, for the administrator: the tag, the command's name and the reason,
     /// never its arguments (LOGIN's carry a password).
     private func logRefusal(_ tag: String, _ command: IMAPCommand, _ failure: Failure) {
+        Counter(label: "swallow_command_refusals_total",
+                dimensions: [("protocol", "imap"), ("status", failure.status == .no ? "NO" : "BAD")]).increment()
         logger.info("refused", metadata: ["tag": "\(LogSafe.escape(tag))", "command": "\(command.name)",
                                           "status": "\(failure.status == .no ? "NO" : "BAD")",
                                           "reason": "\(LogSafe.escape(failure.text))"])

@@ -1,4 +1,5 @@
 import MailCore
+import Metrics
 
 /// Slows down password guessing, as Dovecot's auth penalty does (DESIGN.md §4 "auth failures
 /// per IP (growing delay)"): every failed login from a client address makes its next attempts
@@ -103,6 +104,7 @@ public actor AuthThrottle {
     /// Records a failed login from `client`; returns the delay its next attempt will wait.
     @discardableResult
     public func recordFailure(client: String, login: String) -> Duration {
+        Counter(label: "swallow_auth_total", dimensions: [("result", "failure")]).increment()
         let time = now()
         let key = Self.key(for: client)
         purgeExpired(at: time)
@@ -126,6 +128,7 @@ public actor AuthThrottle {
 
     /// Records a successful login: the penalty goes only if every recent failure was for `login`.
     public func recordSuccess(client: String, login: String) {
+        Counter(label: "swallow_auth_total", dimensions: [("result", "success")]).increment()
         let key = Self.key(for: client)
         guard let entry = entries[key] else { return }
         if entry.logins == [login.lowercased()] { entries[key] = nil }

@@ -108,6 +108,8 @@ public protocol DirectoryAdministration: UserDirectory {
     @discardableResult
     func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64) async throws(DirectoryError) -> Account
     func setPassword(_ address: String, passwordHash: String, scram: String?) async throws(DirectoryError)
+    /// 0 is unlimited.
+    func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError)
     func removeUser(_ address: String) async throws(DirectoryError)
     func listUsers() async throws(DirectoryError) -> [Account]
     func addAlias(_ source: String, targets: [String]) async throws(DirectoryError)

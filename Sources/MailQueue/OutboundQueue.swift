@@ -217,6 +217,17 @@ public final class OutboundQueue: Sendable {
         } catch { throw Self.map(error) }
     }
 
+    /// Messages in the queue and the arrival of the oldest, for metrics and the dashboard.
+    public func size() async throws(QueueError) -> (messages: Int, oldest: Date?) {
+        do {
+            return try await pool.read { db in
+                let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(arrival) AS oldest FROM queue_message")
+                let oldest: Double? = row?["oldest"]
+                return (row?["n"] ?? 0, oldest.map { Date(timeIntervalSince1970: $0) })
+            }
+        } catch { throw Self.map(error) }
+    }
+
     /// Every queued message, or those with a recipient in `destination` (a domain).
     public func list(destination: String? = nil) async throws(QueueError) -> [QueueSummary] {
         let wanted = destination?.lowercased()

@@ -155,6 +155,13 @@ public struct SQLiteDirectory: DirectoryAdministration {
         }
     }
 
+    public func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE account SET quota_bytes = ? WHERE address = ?", arguments: [max(0, quotaBytes), address])
+            guard db.changesCount == 1 else { throw DirectoryError.unknownUser(address) }
+        }
+    }
+
     public func removeUser(_ address: String) async throws(DirectoryError) {
         try await write { db in
             guard let account = try Self.account(db, address: address) else { throw DirectoryError.unknownUser(address) }

@@ -7,6 +7,7 @@ import MailStore
 import NIOCore
 import POP3Protocol
 import ServerSupport
+import Metrics
 
 /// POP3 on the connection core: frames bytes into commands and SASL responses, performs what
 /// `POP3Session` decides, and runs logins and store work off the event loop.
@@ -77,6 +78,7 @@ final class POP3Driver: SASLLineDriver {
             perform(session.error(response), connection, input: input)
         case .command(let command):
             connection.logger.trace("command", metadata: ["keyword": "\(command.keyword)"])
+            Counter(label: "swallow_commands_total", dimensions: [("protocol", "pop3"), ("command", command.keyword)]).increment()
             let action = session.handle(command)
             switch action {
             case .reply(let response), .close(let response), .multiline(let response, _):
@@ -93,6 +95,7 @@ final class POP3Driver: SASLLineDriver {
     /// its arguments (PASS carries a password).
     private func logRefusal(_ response: POP3Response, command: String?, _ connection: Connection<POP3Driver>) {
         guard !response.isOK else { return }
+        Counter(label: "swallow_command_refusals_total", dimensions: [("protocol", "pop3"), ("status", "-ERR")]).increment()
         connection.logger.info("refused", metadata: ["command": "\(command ?? "?")", "status": "-ERR",
                                                      "reason": "\(LogSafe.escape(response.text))"])
     }

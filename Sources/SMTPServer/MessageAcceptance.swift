@@ -6,6 +6,7 @@ import MailQueue
 import MailStore
 import SMTPProtocol
 import Foundation
+import Metrics
 
 /// Making an accepted message durable before we say so (DESIGN.md §4): local recipients'
 /// copies are committed to the store (group commit), remote recipients go to the outbound
@@ -18,12 +19,14 @@ enum MessageAcceptance {
 
     /// `message` is the message as the client sent it, `received` our `Received:` field for it
     /// (RFC 5321 §4.4). Local copies share `message` as it is; only the queue needs both joined.
+    /// `origin` is what the trace records of the session (client, TLS, authentication).
     static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
-                       lmtp: Bool, logger: Logger) async -> [SMTPReply] {
+                       lmtp: Bool, origin: [String: String] = [:], logger: Logger) async -> [SMTPReply] {
         // The hops it came by, not counting ours; checked before anything is committed.
         let hops = TraceFields.receivedCount(in: message)
         guard hops <= maxReceivedFields else {
             logger.warning("refused: mail loop", metadata: ["from": "<\(transaction.sender)>", "received_fields": "\(hops)"])
+            Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "loop")]).increment()
             // RFC 2033 §4.2: LMTP answers every accepted recipient.
             return Array(repeating: SMTPReply.tooManyHops, count: lmtp ? transaction.recipients.count : 1)
         }
@@ -63,10 +66,21 @@ enum MessageAcceptance {
                 logger.error("queue write failed", metadata: ["error": "\(error)"])
             }
         }
+        if queueFailure == nil {
+            Counter(label: "swallow_messages_accepted_total", dimensions: [("listener", origin["listener"] ?? "smtp")]).increment()
+            services.trace?.received(
+                TracedEnvelope(queueID: transaction.queueID, time: now, messageID: messageID(message), sender: transaction.sender,
+                               recipients: transaction.recipients.map(\.address)),
+                TraceEvent(queueID: transaction.queueID, time: now, kind: .received,
+                           text: "received from \(origin["helo"] ?? "?") [\(origin["client"] ?? "?")] with \(origin["protocol"] ?? "SMTP")"
+                               + (origin["auth"].map { ", authenticated as \($0)" } ?? ""),
+                           data: origin.merging(["size": "\(received.count + message.count)"]) { a, _ in a }))
+        }
         // Accounts skipped here have no outcome: below, that counts as delivered.
         let outcomes = await services.localDelivery.deliver(
             message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
-            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark, logger: logger)
+            internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark,
+            queueID: transaction.queueID, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
@@ -89,6 +103,14 @@ enum MessageAcceptance {
             return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
         }
         return [.queued(id: transaction.queueID.rawValue)]
+    }
+
+    /// The Message-ID without its angle brackets, for finding the message in the trace.
+    static func messageID(_ message: [UInt8]) -> String? {
+        guard let field = MessageHeader.parse(message).header.first("Message-ID") else { return nil }
+        var value = field.value.trimmingCharacters(in: .whitespaces)
+        if value.hasPrefix("<"), value.hasSuffix(">"), value.count > 2 { value = String(value.dropFirst().dropLast()) }
+        return value.isEmpty ? nil : String(value.prefix(998))
     }
 
     static func reply(for error: StoreError, recipient: String) -> SMTPReply {

@@ -8,6 +8,7 @@ import MailStore
 import NIOCore
 import ServerSupport
 import SMTPProtocol
+import Metrics
 
 /// SMTP and LMTP on the connection core: frames bytes into commands, DATA and BDAT chunks,
 /// performs what `SMTPSession` decides, and runs lookups and commits off the event loop.
@@ -58,6 +59,14 @@ final class SMTPDriver: SASLLineDriver {
 
     func stopped() {}
 
+    /// Refusals by reply code and enhanced status (RFC 3463): 550 5.1.1 unknown user, 554 5.7.1
+    /// relaying denied, 552 5.3.4 too big, 4xx temporary failures.
+    static func count(_ reply: SMTPReply) {
+        guard reply.code >= 400 else { return }
+        Counter(label: "swallow_smtp_refusals_total",
+                dimensions: [("code", "\(reply.code)"), ("status", reply.enhanced.map { "\($0)" } ?? "")]).increment()
+    }
+
     func receive(_ input: inout ByteBuffer, _ connection: Connection<SMTPDriver>) -> InputProgress {
         if pendingSASL != nil { return receiveSASLResponse(&input, connection) }
         switch mode {
@@ -74,6 +83,7 @@ final class SMTPDriver: SASLLineDriver {
             case .error(let reply): perform(session.error(reply), connection, input: input)
             case .command(let command):
                 connection.logger.trace("command", metadata: ["verb": "\(command.verb)"])
+                Counter(label: "swallow_commands_total", dimensions: [("protocol", "smtp"), ("command", "\(command.verb)")]).increment()
                 perform(session.handle(command), connection, input: input)
             }
         case .data(var decoder):
@@ -124,6 +134,7 @@ final class SMTPDriver: SASLLineDriver {
     private func perform(_ action: SMTPSession.Action, _ connection: Connection<SMTPDriver>, input: ByteBuffer) {
         switch action {
         case .reply(let reply):
+            Self.count(reply)
             connection.write(reply.encoded)
         case .close(let reply):
             connection.close(reply.encoded)
@@ -261,10 +272,17 @@ final class SMTPDriver: SASLLineDriver {
         guard let transaction = session.endTransaction() else { return connection.write(SMTPReply.badSequence.encoded) }
         let services = self.services
         let session = self.session
+        let protocolName = ReceivedHeader.protocolName(lmtp: session.role.isLMTP, esmtp: session.esmtp, tls: session.tlsActive,
+                                                       authenticated: session.account != nil, utf8: transaction.parameters.smtpUTF8)
+        // What the trace shows of where the message came from (MessageTrace).
+        var origin = ["client": session.clientIP, "helo": LogSafe.escape(session.heloName ?? "unknown"),
+                      "protocol": protocolName, "tls": session.tlsActive ? connection.tlsVersion ?? "TLS" : "none",
+                      "listener": session.role.rawValue]
+        if let account = session.account { origin["auth"] = account.address }
+        let traced = origin
         let received = ReceivedHeader.make(
             helo: session.heloName ?? "unknown", clientIP: session.clientIP, hostname: session.configuration.hostname,
-            protocolName: ReceivedHeader.protocolName(lmtp: session.role.isLMTP, esmtp: session.esmtp, tls: session.tlsActive,
-                                                      authenticated: session.account != nil, utf8: transaction.parameters.smtpUTF8),
+            protocolName: protocolName,
             queueID: transaction.queueID.rawValue,
             recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil)
         var logger = connection.logger
@@ -273,9 +291,12 @@ final class SMTPDriver: SASLLineDriver {
         let lmtp = session.role.isLMTP
         connection.run({ () -> [SMTPReply] in
             await MessageAcceptance.accept(bytes, received: received, transaction: transaction, services: services, lmtp: lmtp,
-                                           logger: messageLogger)
+                                           origin: traced, logger: messageLogger)
         }, then: { _, connection, replies in
-            for reply in replies { connection.write(reply.encoded) }
+            for reply in replies {
+                Self.count(reply)
+                connection.write(reply.encoded)
+            }
         })
     }
 }

@@ -70,13 +70,15 @@ public struct SMTPServices: Sendable {
     public var localDelivery: LocalDeliveryAgent
     public var queue: OutboundQueue
     public var logger: Logger
+    /// Where accepted messages are recorded for `swallow trace` (nil: not traced).
+    public var trace: MessageTrace?
 
     public var directory: any UserDirectory { authenticator.directory }
 
     public init(authenticator: Authenticator, store: any MailStore, localDelivery: LocalDeliveryAgent,
-                queue: OutboundQueue, logger: Logger) {
+                queue: OutboundQueue, logger: Logger, trace: MessageTrace? = nil) {
         self.authenticator = authenticator; self.store = store; self.localDelivery = localDelivery
-        self.queue = queue; self.logger = logger
+        self.queue = queue; self.logger = logger; self.trace = trace
     }
 }
 

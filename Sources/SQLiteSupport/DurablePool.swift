@@ -27,11 +27,7 @@ public enum DurablePool {
         // owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
         // O_NOFOLLOW: a symlink planted in the data directory is refused, not followed.
         // (Not umask: it is process-wide, and other threads create files too.)
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        close(fd)
+        try createPrivateFile(path)
         let pool = try DatabasePool(path: path, configuration: configuration)
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -41,6 +37,16 @@ public enum DurablePool {
             throw Failure(description: "\(path): synchronous is \(level) after setting FULL")
         }
         return pool
+    }
+
+    /// Creates `path` owner-only when missing (an existing file is opened, not changed); refuses
+    /// a symlink.
+    public static func createPrivateFile(_ path: String) throws {
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
     }
 
     /// What the writer connection (the one that commits mail) really runs with.

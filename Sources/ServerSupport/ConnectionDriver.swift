@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 
 /// What a protocol (SMTP, LMTP, IMAP, POP3, ManageSieve) plugs into the connection core. The
 /// core owns the socket side: limits, buffering, back-pressure, deadlines, STARTTLS, shutdown.
@@ -37,6 +38,17 @@ public struct Connection<Driver: ConnectionDriver> {
     /// The client's IP address as text ("unknown" if the socket has none).
     public var clientIP: String { handler.clientIP }
     public var tlsActive: Bool { handler.tlsActive }
+    /// "TLSv1.3" once the handshake is done, for the trace; nil without TLS.
+    public var tlsVersion: String? {
+        guard tlsActive, let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self),
+              let version = handler.tlsVersion else { return nil }
+        switch version {
+        case .tlsv1: return "TLSv1"
+        case .tlsv11: return "TLSv1.1"
+        case .tlsv12: return "TLSv1.2"
+        case .tlsv13: return "TLSv1.3"
+        }
+    }
     public var allocator: ByteBufferAllocator { context.channel.allocator }
 
     /// The connection's logger (client, service and, after login, user metadata).

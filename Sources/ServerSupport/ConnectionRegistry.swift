@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import Synchronization
+import Metrics
 
 /// The connections of one listener, so that a graceful shutdown can reach them, and what they
 /// share (the TLS context).
@@ -13,16 +14,28 @@ public final class ConnectionRegistry: Sendable {
     /// Sent through each connection's pipeline when the server shuts down.
     struct ShutdownEvent: Sendable {}
 
-    public let tls: NIOSSLContext?
+    /// The context new handshakes use; replaced by a reload (SIGHUP) without touching
+    /// connections already encrypted.
+    public var tls: NIOSSLContext? { tlsContext.withLock { $0 } }
+    private let tlsContext: Mutex<NIOSSLContext?>
+    /// The listener's name (smtp, imaps, …) in metrics.
+    public let name: String
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    public init(tls: NIOSSLContext?) {
-        self.tls = tls
+    public init(tls: NIOSSLContext?, name: String = "") {
+        self.tlsContext = Mutex(tls)
+        self.name = name
+    }
+
+    /// New connections and STARTTLS use `context` from now on (a renewed certificate).
+    public func replaceTLS(_ context: NIOSSLContext) {
+        tlsContext.withLock { $0 = context }
     }
 
     public var count: Int { channels.withLock { $0.count } }
 
     func add(_ channel: any Channel) {
+        Counter(label: "swallow_connections_total", dimensions: [("listener", name)]).increment()
         channels.withLock { $0[ObjectIdentifier(channel)] = channel }
     }
 

@@ -157,6 +157,13 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var queue = Queue()
     public var store = Store()
     public var log = Log()
+    public var trace = Trace()
+
+    /// `[trace]`: every message's hops, stored for `swallow trace` and the console.
+    public struct Trace: Sendable, Equatable {
+        /// Days a message's trace is kept (0: the trace is off).
+        public var retentionDays = 30
+    }
 
     public enum LogFormat: String, Sendable, Equatable {
         /// One line per event: time, level, message, metadata (swift-log's stream format).

@@ -30,7 +30,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -197,6 +197,12 @@ extension SwallowConfiguration {
                     throw reader.error("log.format", "'\(v)' is not one of: text, json")
                 }
                 config.log.format = format
+            }
+        }
+        if let trace = try reader.section(table, "trace", allowed: ["retention_days"]) {
+            if let value = trace["retention_days"] {
+                guard let days = value.int, days >= 0 else { throw reader.error("trace.retention_days", "must be a number of days (0: off)") }
+                config.trace.retentionDays = days
             }
         }
         return config

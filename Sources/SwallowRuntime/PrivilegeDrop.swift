@@ -19,7 +19,7 @@ enum PrivilegeDrop {
     /// The files in the data directory the service user must be able to write: the databases
     /// with their WAL and shared-memory files, and a certificate and key Swallow keeps there.
     static func ownedFiles(_ config: SwallowConfiguration) -> [String] {
-        let databases = ["swallow.sqlite", "queue.sqlite"].flatMap { [$0, $0 + "-wal", $0 + "-shm"] }
+        let databases = ["swallow.sqlite", "queue.sqlite", "trace.sqlite", "admin.sqlite"].flatMap { [$0, $0 + "-wal", $0 + "-shm"] }
         let directory = config.dataDirectory.path
         let tls = [config.certificatePath, config.privateKeyPath]
             .filter { ($0 as NSString).deletingLastPathComponent == directory }

@@ -3,6 +3,9 @@ import Foundation
 import Logging
 import MailAuth
 import MailQueue
+import Admin
+import Metrics
+import Prometheus
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -46,6 +49,16 @@ public struct Runtime: Sendable {
         } catch {
             throw ConfigurationError(file: config.sourcePath, key: "server.data_dir", message: "cannot open the queue: \(error)")
         }
+        let metrics = Self.metrics
+        let started = Date()
+        let trace: MessageTrace?
+        do {
+            trace = config.trace.retentionDays > 0
+                ? try MessageTrace(path: config.dataFile("trace.sqlite"), retention: TimeInterval(config.trace.retentionDays) * 86_400)
+                : nil
+        } catch {
+            throw ConfigurationError(file: config.sourcePath, key: "trace.retention_days", message: "cannot open the trace: \(error)")
+        }
         let group = MultiThreadedEventLoopGroup.singleton
         let trusted = config.relay.trustedNetworks
         let limits = config.limits
@@ -58,11 +71,16 @@ public struct Runtime: Sendable {
         // One limiter for every listener: the total and per-client caps are the process's.
         let limiter = ConnectionLimiter(limitPerClient: limits.maxConnectionsPerClient, limitTotal: limits.maxConnections)
         let grace = Duration.seconds(limits.shutdownGrace)
-        func registry() -> ConnectionRegistry { ConnectionRegistry(tls: tls) }
-        let services = SMTPServices(
-            authenticator: authenticator, store: backend.store,
-            localDelivery: LocalDeliveryAgent(committer: GroupCommitter(store: backend.store)),
-            queue: queue, logger: logger)
+        // Each listener's connections, by listener name: for shutdown, /metrics and /api/status.
+        var registries: [String: ConnectionRegistry] = [:]
+        func registry(_ name: String) -> ConnectionRegistry {
+            let registry = ConnectionRegistry(tls: tls, name: name)
+            registries[name] = registry
+            return registry
+        }
+        let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace)
+        let services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
+                                    queue: queue, logger: logger, trace: trace)
 
         var services_: [any Service] = []
         var listeners: [TCPListener] = []
@@ -88,7 +106,7 @@ public struct Runtime: Sendable {
                 return trusted.contains { $0.contains(address) }
             }
             let listener = SMTPServer.listener(configuration: smtp, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: services, limiter: limiter, registry: registry(),
+                                               services: services, limiter: limiter, registry: registry(role.rawValue),
                                                shutdownGrace: grace, group: group)
             let bound = try await bind(listener, name: role.rawValue, addresses: addresses, ports: &boundPorts, announce: announce)
             if role == .mx { mxListeners = bound }
@@ -109,7 +127,7 @@ public struct Runtime: Sendable {
             imap.limits.outputStallTimeout = .seconds(limits.outputStallTimeout)
             imap.limits.maxAuthenticationFailures = config.auth.maxFailuresPerConnection
             let listener = IMAPServer.listener(configuration: imap, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: imapServices, limiter: limiter, registry: registry(),
+                                               services: imapServices, limiter: limiter, registry: registry(name),
                                                shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, ports: &boundPorts, announce: announce)
             listeners.append(listener)
@@ -128,11 +146,22 @@ public struct Runtime: Sendable {
             pop3.outputStallTimeout = .seconds(limits.outputStallTimeout)
             pop3.maxAuthenticationFailures = config.auth.maxFailuresPerConnection
             let listener = POP3Server.listener(configuration: pop3, addresses: addresses.map { ($0.host, $0.port) },
-                                               services: pop3Services, limiter: limiter, registry: registry(),
+                                               services: pop3Services, limiter: limiter, registry: registry(name),
                                                shutdownGrace: grace, group: group)
             try await bind(listener, name: name, addresses: addresses, ports: &boundPorts, announce: announce)
             listeners.append(listener)
             served.insert(name)
+        }
+        // The admin listener is bound by its service once the group runs; "running" waits for it.
+        let adminBound = ReadyLatch(count: config.listen.admin.count)
+        var adminServices: [any Service] = []
+        if !config.listen.admin.isEmpty {
+            let knownRegistries = registries
+            let listening = boundPorts
+            adminServices = try makeAdminServices(
+                queue: queue, trace: trace, metrics: metrics, registries: knownRegistries, started: started,
+                listening: listening, latch: adminBound, announce: announce)
+            served.insert("admin")
         }
         try PrivilegeDrop.drop(to: config.server.user, config: config)
         if geteuid() == 0 {
@@ -143,7 +172,8 @@ public struct Runtime: Sendable {
         }
         let myself = LocalHost(hostname: config.server.hostname, listeners: mxListeners)
         services_.append(QueueService(runner: makeQueueRunner(queue: queue, services: services, group: group, myself: myself,
-                                                              smarthostTrust: smarthostTrust)))
+                                                              smarthostTrust: smarthostTrust, trace: trace)))
+        if let trace { services_.append(TraceService(trace: trace)) }
         announce("swallow: \(config.server.hostname), data in \(config.dataDirectory.path)")
         // What a user needs to set up a client and to check the certificate it is shown.
         for line in ServerSummary(configuration: config, boundPorts: boundPorts).lines { announce("swallow: " + line) }
@@ -155,7 +185,9 @@ public struct Runtime: Sendable {
         // Shut down in reverse order: the listeners first (no new mail while the rest stops),
         // then the queue's transactions in progress.
         services_.append(ListenerGroup(listeners))
-        services_.append(ReadyAnnouncer { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
+        services_ += adminServices
+        services_.append(ReloadService(configuration: config, registries: Array(registries.values), logger: logger, announce: announce))
+        services_.append(ReadyAnnouncer(ready: adminBound) { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services_.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -204,7 +236,7 @@ extension Runtime {
     /// Outbound delivery: routing from `[transport]` and `[relay] smarthost`, MX lookups through
     /// `[dns] nameservers` (or /etc/resolv.conf), retries and deadlines from `[queue]`.
     func makeQueueRunner(queue: OutboundQueue, services: SMTPServices, group: any EventLoopGroup, myself: LocalHost,
-                         smarthostTrust: NIOSSLTrustRoots) -> QueueRunner {
+                         smarthostTrust: NIOSSLTrustRoots, trace: MessageTrace?) -> QueueRunner {
         let config = configuration
         let dns = config.resolverConfiguration
         var queueConfiguration = QueueRunner.Configuration(hostname: config.server.hostname)
@@ -243,7 +275,7 @@ extension Runtime {
         return QueueRunner(configuration: queueConfiguration, queue: queue, routing: routing,
                            resolver: DNSMailHosts(resolver: DNSResolver(configuration: dns, logger: logger)),
                            client: client, smarthostClient: smarthost, directory: backend.directory,
-                           localDelivery: services.localDelivery, logger: logger)
+                           localDelivery: services.localDelivery, logger: logger, trace: trace)
     }
 }
 
@@ -261,10 +293,13 @@ struct QueueService: Service {
     }
 }
 
-/// Says "running" once the service group has started.
+/// Says "running" once the service group has started and the admin listener is bound.
 struct ReadyAnnouncer: Service {
+    let ready: ReadyLatch
     let announce: @Sendable () -> Void
     func run() async throws {
+        await ready.wait()
+        guard !Task.isCancelled else { return }
         announce()
         try await gracefulShutdown()
     }

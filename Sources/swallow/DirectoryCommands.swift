@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Foundation
 import MailAuth
@@ -55,19 +56,17 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let backend = try options.backend()
+                let admin = try options.administration()
+                let quotaBytes = try quota.map(ByteSize.parse) ?? 0
+                // Checked before the password is asked for.
                 let canonical = try DirectoryAddress.canonical(address)
-                let quotaBytes = try quota.map(parseSize) ?? 0
-                guard let (_, domain) = DirectoryAddress.split(canonical), try await backend.directory.isLocalDomain(domain) else {
+                guard let (_, domain) = DirectoryAddress.split(canonical), try await admin.directory.isLocalDomain(domain) else {
                     throw DirectoryError.unknownDomain(DirectoryAddress.split(canonical)?.domain ?? address)
                 }
-                guard try await backend.directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
+                guard try await admin.directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
-                let secrets = try StoredSecrets(password: password, scramIterations: options.load().auth.scramIterations)
-                let account = try await backend.directory.addUser(canonical, passwordHash: secrets.hash, scram: secrets.scram,
-                                                                  quotaBytes: quotaBytes)
-                try await backend.store.prepareAccount(account.id)
-                say("added user \(account.address)")
+                let user = try await admin.addUser(canonical, password: password, quotaBytes: quotaBytes)
+                say("added user \(user.address)")
             }
         }
     }
@@ -77,11 +76,9 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOption
         func run() async throws {
             try await reporting {
-                let backend = try options.backend()
-                for account in try await backend.directory.listUsers() {
-                    let usage = try await backend.store.quotaUsage(account.id)
-                    let limit = usage.limitBytes == 0 ? "unlimited" : formatSize(usage.limitBytes)
-                    say("\(account.address)\t\(usage.messages) messages\t\(formatSize(usage.bytes)) of \(limit)")
+                for user in try await options.administration().users() {
+                    let limit = user.quota_bytes == 0 ? "unlimited" : ByteSize.format(user.quota_bytes)
+                    say("\(user.address)\t\(user.messages) messages\t\(ByteSize.format(user.used_bytes)) of \(limit)")
                 }
             }
         }
@@ -94,11 +91,9 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Read the password from the first line of standard input.") var passwordStdin = false
         func run() async throws {
             try await reporting {
-                let backend = try options.backend()
-                guard let account = try await backend.directory.account(login: address) else { throw DirectoryError.unknownUser(address) }
-                let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
-                let secrets = try StoredSecrets(password: password, scramIterations: options.load().auth.scramIterations)
-                try await backend.directory.setPassword(account.address, passwordHash: secrets.hash, scram: secrets.scram)
+                let admin = try options.administration()
+                guard let account = try await admin.directory.account(login: address) else { throw DirectoryError.unknownUser(address) }
+                try await admin.setPassword(account.address, password: PasswordInput.read(fromStdin: passwordStdin, confirm: true))
                 say("password changed for \(account.address)")
             }
         }
@@ -159,31 +154,4 @@ struct AliasCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// "500M", "2G", "1024" -> bytes.
-func parseSize(_ text: String) throws -> Int64 {
-    let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-    var digits = Substring(text.uppercased())
-    var multiplier: Int64 = 1
-    if digits.last == "B" { digits = digits.dropLast() }
-    if let last = digits.last, let unit = units[last] {
-        multiplier = unit
-        digits = digits.dropLast()
-    }
-    guard let value = Int64(digits), value >= 0, value <= Int64.max / multiplier else {
-        throw CLIError("'\(text)' is not a size (examples: 500M, 2G)")
-    }
-    return value * multiplier
-}
-
-func formatSize(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }

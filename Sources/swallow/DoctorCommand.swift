@@ -18,7 +18,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 for address in addresses where address.port != 0 {
                     let up = await StatusCommand.answers(address.reachable)
                     findings.append(Doctor.Finding(level: up ? .ok : .warning, what: "\(name) on \(address) \(up ? "answers" : "does not answer")",
-                                                   fix: up ? nil : (name == "admin" ? "not served by this build yet" : "start the server: swallow serve")))
+                                                   fix: up ? nil : "start the server: swallow serve"))
                 }
             }
             for f in findings {

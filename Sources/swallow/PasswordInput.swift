@@ -43,16 +43,3 @@ enum PasswordInput {
         return line
     }
 }
-
-/// What we store for a password: a crypt(3) hash (yescrypt) and the SCRAM-SHA-256 keys, never
-/// the password itself.
-struct StoredSecrets {
-    let hash: String
-    let scram: String
-
-    /// `scramIterations`: the configuration's `auth.scram_iterations`.
-    init(password: String, scramIterations: Int) throws {
-        hash = try PasswordHash.make(password)
-        scram = SCRAMCredentials.derive(password: password, iterations: scramIterations).storageString
-    }
-}

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Delivery
 import Foundation
@@ -33,7 +34,7 @@ struct QueueCommand: AsyncParsableCommand {
         /// Also `mailq` and `sendmail -bp`.
         static func print(options: ConfigOption, json: Bool, destination: String?) async throws {
             let entries = try await QueueCommand.open(options).list(destination: destination)
-            if json { return say(try QueueJSON.encode(entries)) }
+            if json { return say(String(decoding: try AdminJSON.encode(AdminJSON.queue(entries)), as: UTF8.self)) }
             let iso = ISO8601DateFormatter()
             // Addresses and remote replies came from the network: escaped, so none can
             // repaint the terminal or forge a line of this listing.
@@ -99,7 +100,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await QueueCommand.open(options).hold(queueID)
+                try await options.administration().hold(id, by: "the command line")
                 say("held \(queueID)")
             }
         }
@@ -112,7 +113,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await QueueCommand.open(options).release(queueID)
+                try await options.administration().release(id, by: "the command line")
                 say("released \(queueID)")
             }
         }
@@ -125,7 +126,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await QueueCommand.open(options).delete(queueID)
+                try await options.administration().delete(id, by: "the command line")
                 say("deleted \(queueID)")
             }
         }
@@ -138,56 +139,11 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument var id: String
         func run() async throws {
             try await reporting {
-                let config = try options.load()
-                let queue = try QueueCommand.open(options)
-                let queueID = try QueueCommand.queueID(id)
-                let m = try await queue.message(queueID)
-                var failed = m.recipients.filter { $0.state == .pending }
-                guard !failed.isEmpty else { throw CLIError("\(queueID) has no pending recipient") }
-                for i in failed.indices {
-                    failed[i].state = .failed
-                    // RFC 3463 X.0.0 with the reason; the last remote answer is kept beside it.
-                    failed[i].lastError = "5.0.0 returned to sender by the administrator"
-                        + (failed[i].lastError.map { " (last attempt: \($0))" } ?? "")
-                }
-                let report = Bounces.failure(m, failed: failed, hostname: config.server.hostname)
-                try await queue.record(queueID, failed, enqueue: report.map { [$0] } ?? [])
-                say("returned \(queueID) to <\(LogSafe.escape(m.sender))>" + (report.map { " (report \($0.id))" } ?? " (null sender: no report)"))
+                let admin = try options.administration()
+                let m = try await admin.queuedMessage(id)
+                let report = try await admin.bounce(id, by: "the command line")
+                say("returned \(m.id) to <\(LogSafe.escape(m.sender))>" + (report.map { " (report \($0))" } ?? " (null sender: no report)"))
             }
         }
-    }
-}
-
-/// `swallow queue list --json`.
-enum QueueJSON {
-    struct Recipient: Encodable {
-        let address: String
-        let state: String
-        let attempts: Int
-        let next_attempt: String
-        let last_error: String?
-    }
-
-    struct Message: Encodable {
-        let id: String
-        let sender: String
-        let size: Int
-        let arrival: String
-        let held: Bool
-        let recipients: [Recipient]
-    }
-
-    static func encode(_ entries: [QueueSummary]) throws -> String {
-        let iso = ISO8601DateFormatter()
-        let messages = entries.map { e in
-            Message(id: e.id.rawValue, sender: e.sender, size: e.size, arrival: iso.string(from: e.arrival), held: e.held,
-                    recipients: e.recipients.map { r in
-                        Recipient(address: r.address, state: "\(r.state)", attempts: r.attempts,
-                                  next_attempt: iso.string(from: r.nextAttempt), last_error: r.lastError)
-                    })
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(messages), as: UTF8.self)
     }
 }

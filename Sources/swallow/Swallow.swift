@@ -1,6 +1,8 @@
+import Admin
 import ArgumentParser
 import Foundation
 import MailCore
+import MailQueue
 import SwallowRuntime
 
 @main
@@ -8,8 +10,9 @@ struct Swallow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swallow",
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
+        version: SwallowVersion.string,
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self, AdminCommand.self, TraceCommand.self])
 
     /// Installed as `/usr/sbin/sendmail` or `mailq` (a symbolic link to this binary), it acts as
     /// `swallow sendmail` or `swallow queue list`, as Postfix's and mox's do.
@@ -41,6 +44,16 @@ struct ConfigOption: ParsableArguments {
 
     func backend() throws -> Backend {
         try Backend.open(load())
+    }
+
+    /// What the CLI changes, through the same code as the admin API.
+    func administration() throws -> Administration {
+        let config = try load()
+        let backend = try Backend.open(config)
+        let trace = config.trace.retentionDays > 0 ? try? MessageTrace(path: config.dataFile("trace.sqlite")) : nil
+        return Administration(directory: backend.directory, store: backend.store,
+                              queue: try OutboundQueue(path: config.dataFile("queue.sqlite")), trace: trace,
+                              hostname: config.server.hostname, scramIterations: config.auth.scramIterations)
     }
 }
 

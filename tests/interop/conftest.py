@@ -521,3 +521,74 @@ def lazy(tmp_path):
             yield fs
         finally:
             unregister_log(fs.log_path)
+
+
+# --------------------------------------------------------------------------
+# the admin HTTP listener (`listeners=("admin",)`), with the standard library's http.client
+
+ADMIN = "root"
+ADMIN_PASSWORD = "admin correct horse 3"
+
+
+class HTTPReply:
+    """One HTTP response, read whole: status, headers (an http.client.HTTPMessage), body."""
+
+    def __init__(self, status: int, reason: str, headers, body: bytes):
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def json(self):
+        import json
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise AssertionError(f"HTTP {self.status} body is not JSON ({e}): {self.body[:2000]!r}") from None
+
+    def __repr__(self) -> str:
+        return f"<HTTP {self.status} {self.content_type} {self.body[:500]!r}>"
+
+
+def http_request(port: int, method: str, path: str, body: bytes | None = None,
+                 headers: dict[str, str] | None = None, tls: bool = False,
+                 host: str = "127.0.0.1", timeout: float = 30) -> HTTPReply:
+    """One request on a fresh connection (no proxy, no redirects followed)."""
+    import http.client
+    conn = (http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_client_context())
+            if tls else http.client.HTTPConnection(host, port, timeout=timeout))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return HTTPReply(r.status, r.reason, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def admin_request(srv: Swallow, method: str, path: str, json_body=None, token: str | None = None,
+                  headers: dict[str, str] | None = None, **kwargs) -> HTTPReply:
+    """A request to srv's admin listener; `json_body` is sent as application/json and `token`
+    as `Authorization: Bearer TOKEN`."""
+    import json
+    h = {"Accept": "application/json", **(headers or {})}
+    body = None
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        h["Content-Type"] = "application/json"
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    return http_request(kwargs.pop("port", None) or srv.ports["admin"], method, path, body, h,
+                        **kwargs)
+
+
+def add_admin(srv: Swallow, name: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
+    """`swallow admin add NAME --password-stdin`; returns the API token it prints once."""
+    r = srv.cli("admin", "add", name, "--password-stdin", input=password + "\n")
+    m = re.search(r"(?m)^token: (\S+)\s*$", r.stdout)
+    assert m, f"no `token: TOKEN` line from `swallow admin add`:\n{r.stdout}\n{r.stderr}"
+    return m.group(1)

@@ -475,3 +475,19 @@ def parse_bounce(raw: bytes) -> Bounce:
 def is_bounce(raw: bytes) -> bool:
     head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0].lower()
     return b"multipart/report" in head and b"mailer-daemon@" in head
+
+
+def send_plain(srv, sender: str, rcpt: str, raw: bytes) -> str:
+    """One transaction on the smtp port from 127.0.0.1 (trusted: relaying allowed, no TLS, no
+    AUTH); returns the queue ID."""
+    with smtplib.SMTP("127.0.0.1", srv.smtp, timeout=30) as s:
+        s.ehlo("client.outside.test")
+        code, text = s.mail(sender)
+        assert code == 250, (code, text)
+        code, text = s.rcpt(rcpt)
+        assert code in (250, 251), (code, text)
+        code, text = s.data(raw)
+        assert code == 250, (code, text)
+        m = QUEUED.match(text.decode())
+        assert m, text
+        return m.group(1)

@@ -167,3 +167,32 @@ def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
         key.chmod(0o600)
     finally:
         good.stop()
+
+
+def test_sighup_reloads_the_certificate_without_dropping_connections(swallow_factory, tmp_path):
+    """A renewed certificate (replaced in place, as certbot's deploy hook would) is served to new
+    connections after SIGHUP; a session opened before keeps working, the server keeps running,
+    and a changed setting that needs a restart is named."""
+    import signal
+    import subprocess
+    srv = swallow_factory()
+    before = served_fingerprint(srv.submissions)
+    open_session = smtplib.SMTP("127.0.0.1", srv.smtp, timeout=10)
+    open_session.ehlo("before.test")
+    cert, key = srv.data_dir / "cert.pem", srv.data_dir / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"), "-days", "2",
+                    "-subj", "/CN=renewed.example.test"], check=True, capture_output=True)
+    cert.write_bytes((tmp_path / "cert.pem").read_bytes())
+    key.write_bytes((tmp_path / "key.pem").read_bytes())
+    srv.config.write_text(srv.config.read_text() + "\n[trace]\nretention_days = 7\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded certificate" in srv.stdout_path.read_text(), 10, "the reload announced")
+    after = served_fingerprint(srv.submissions)
+    assert after != before
+    renewed = hashlib.sha256(ssl.PEM_cert_to_DER_cert((tmp_path / "cert.pem").read_text())).hexdigest().upper()
+    assert after.replace(":", "") == renewed
+    assert "after a restart: [trace]" in srv.stdout_path.read_text()
+    assert open_session.noop()[0] == 250
+    open_session.quit()
+    assert srv.proc.poll() is None

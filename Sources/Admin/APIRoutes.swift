@@ -1,0 +1,165 @@
+import Foundation
+import Hummingbird
+import MailAuth
+import MailQueue
+
+/// The JSON API (openapi.json documents every route here). Every change is written to the audit
+/// log with the admin who made it.
+struct APIRoutes {
+    let dependencies: AdminServer.Dependencies
+    var admin: Administration { dependencies.administration }
+    var accounts: AdminAccounts { dependencies.accounts }
+
+    struct NewDomain: Decodable { let domain: String }
+    struct NewUser: Decodable { let address: String; let password: String?; let quota_bytes: Int64? }
+    struct UserChange: Decodable { let password: String?; let quota_bytes: Int64? }
+    struct NewAlias: Decodable { let alias: String; let targets: [String] }
+    struct Flush: Decodable { let id: String?; let destination: String? }
+    struct Alias: Encodable { let alias: String; let targets: [String] }
+
+    func register(_ api: RouterGroup<AdminContext>) {
+        api.get("/status") { _, _ in try AdminServer.json(await dependencies.status()) }
+        api.get("/audit") { _, _ in try AdminServer.json(try await accounts.auditLog()) }
+
+        api.get("/domains") { _, _ in try AdminServer.json(try await admin.directory.listDomains()) }
+        api.post("/domains") { request, context -> Response in
+            let body = try await Self.decode(NewDomain.self, request)
+            try await admin.directory.addDomain(body.domain)
+            await audit(context, "domain.add", body.domain.lowercased())
+            return try AdminServer.json(["domain": body.domain.lowercased()], status: .created)
+        }
+        api.delete("/domains/:domain") { _, context -> Response in
+            let domain = try context.parameters.require("domain")
+            do {
+                try await admin.directory.removeDomain(domain)
+            } catch DirectoryError.unknownDomain(let d) {
+                throw AdminError.notFound("domain '\(d)' is not a local domain")
+            }
+            await audit(context, "domain.remove", domain)
+            return Response(status: .noContent)
+        }
+
+        api.get("/users") { _, _ in try AdminServer.json(try await admin.users()) }
+        api.post("/users") { request, context -> Response in
+            let body = try await Self.decode(NewUser.self, request)
+            guard let password = body.password else { throw AdminError.badRequest("a password is required") }
+            let user = try await admin.addUser(body.address, password: password, quotaBytes: body.quota_bytes ?? 0)
+            await audit(context, "user.add", user.address)
+            return try AdminServer.json(user, status: .created)
+        }
+        api.get("/users/:address") { _, context in try AdminServer.json(try await admin.user(context.parameters.require("address"))) }
+        api.patch("/users/:address") { request, context -> Response in
+            let address = try context.parameters.require("address")
+            let body = try await Self.decode(UserChange.self, request)
+            guard body.password != nil || body.quota_bytes != nil else { throw AdminError.badRequest("nothing to change") }
+            if let password = body.password {
+                try await admin.setPassword(address, password: password)
+                await audit(context, "user.password", address)
+            }
+            if let quota = body.quota_bytes {
+                try await admin.setQuota(address, bytes: quota)
+                await audit(context, "user.quota", address)
+            }
+            return try AdminServer.json(try await admin.user(address))
+        }
+        api.delete("/users/:address") { _, context -> Response in
+            let address = try context.parameters.require("address")
+            try await admin.directory.removeUser(address)
+            await audit(context, "user.remove", address)
+            return Response(status: .noContent)
+        }
+
+        api.get("/aliases") { _, _ in
+            try AdminServer.json(try await admin.directory.listAliases().map { Alias(alias: $0.source, targets: $0.targets) })
+        }
+        api.post("/aliases") { request, context -> Response in
+            let body = try await Self.decode(NewAlias.self, request)
+            try await admin.directory.addAlias(body.alias, targets: body.targets)
+            await audit(context, "alias.add", body.alias)
+            return try AdminServer.json(Alias(alias: body.alias, targets: body.targets), status: .created)
+        }
+        api.delete("/aliases/:alias") { _, context -> Response in
+            let alias = try context.parameters.require("alias")
+            try await admin.directory.removeAlias(alias)
+            await audit(context, "alias.remove", alias)
+            return Response(status: .noContent)
+        }
+
+        api.get("/queue") { request, _ in
+            try AdminServer.json(AdminJSON.queue(try await admin.queue.list(destination: request.uri.queryParameters.get("destination"))))
+        }
+        api.post("/queue/flush") { request, context -> Response in
+            let body = try await Self.decode(Flush.self, request, emptyIs: Flush(id: nil, destination: nil))
+            let due = try await admin.flush(body.id, destination: body.destination)
+            await audit(context, "queue.flush", body.id ?? body.destination ?? "all")
+            return try AdminServer.json(["due": due])
+        }
+        api.get("/queue/:id") { _, context in
+            try AdminServer.json(AdminJSON.queued(try await admin.queuedMessage(context.parameters.require("id"))))
+        }
+        api.post("/queue/:id/hold") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            try await admin.hold(id, by: context.admin ?? "?")
+            await audit(context, "queue.hold", id)
+            return try AdminServer.json(["held": id.uppercased()])
+        }
+        api.post("/queue/:id/release") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            try await admin.release(id, by: context.admin ?? "?")
+            await audit(context, "queue.release", id)
+            return try AdminServer.json(["released": id.uppercased()])
+        }
+        api.post("/queue/:id/bounce") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let report = try await admin.bounce(id, by: context.admin ?? "?")
+            await audit(context, "queue.bounce", id)
+            struct Bounced: Encodable { let bounced: String; let report: String? }
+            return try AdminServer.json(Bounced(bounced: id.uppercased(), report: report?.rawValue))
+        }
+        api.delete("/queue/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            try await admin.delete(id, by: context.admin ?? "?")
+            await audit(context, "queue.delete", id)
+            return Response(status: .noContent)
+        }
+
+        api.get("/trace") { request, _ -> Response in
+            guard let trace = admin.trace else { throw AdminError.notFound("the trace is not enabled") }
+            let query = request.uri.queryParameters
+            let since = try query.get("since").map(Self.date)
+            let until = try query.get("until").map(Self.date)
+            let found: [TracedMessage]
+            if let q = query.get("q"), !q.isEmpty {
+                found = try await trace.find(q, since: since, until: until)
+            } else {
+                found = try await trace.recent()
+            }
+            return try AdminServer.json(AdminJSON.trace(found))
+        }
+    }
+
+    private func audit(_ context: AdminContext, _ action: String, _ target: String) async {
+        await accounts.audit(context.admin ?? "?", action, target)
+        context.logger.notice("admin change", metadata: ["admin": "\(context.admin ?? "?")", "action": "\(action)",
+                                                         "target": "\(target)", "client": "\(context.clientIP)"])
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, emptyIs empty: T? = nil) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: AdminServer.maxBody)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "the request body is larger than \(AdminServer.maxBody) bytes")
+        }
+        if buffer.readableBytes == 0, let empty { return empty }
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    static func date(_ text: String) throws -> Date {
+        guard let date = try? Date(text, strategy: .iso8601) else {
+            throw AdminError.badRequest("'\(text)' is not an ISO 8601 time (2026-12-03T17:00:00Z)")
+        }
+        return date
+    }
+}

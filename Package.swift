@@ -67,6 +67,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
+        // DKIM (and later SPF, DMARC, ARC): signing and verification, pure but for the keys' files.
+        .target(
+            name: "MailAuthentication",
+            dependencies: [
+                "MailCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "MailQueue",
             dependencies: [
@@ -102,6 +111,7 @@ let package = Package(
             name: "SMTPServer",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport", "LineFraming",
+                "MailAuthentication",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,6 +150,7 @@ let package = Package(
             name: "Admin",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "SQLiteSupport", "ServerSupport",
+                "MailAuthentication",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -157,6 +168,7 @@ let package = Package(
             name: "SwallowRuntime",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS", "Admin",
+                "MailAuthentication",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SMTPProtocol", "POP3Protocol",
@@ -175,7 +187,7 @@ let package = Package(
         .executableTarget(
             name: "swallow",
             dependencies: [
-                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "Admin",
+                "SwallowRuntime", "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "Admin", "MailAuthentication",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -228,6 +240,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["TestSupport", "IMAPProtocol", "LineFraming"], swiftSettings: strict),
         .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: strict),
+        .testTarget(name: "MailAuthenticationTests", dependencies: ["MailAuthentication", "MailCore"], swiftSettings: strict),
         .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
         .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
         .testTarget(

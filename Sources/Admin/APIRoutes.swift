@@ -15,6 +15,7 @@ struct APIRoutes {
     struct UserChange: Decodable { let password: String?; let quota_bytes: Int64? }
     struct NewAlias: Decodable { let alias: String; let targets: [String] }
     struct Flush: Decodable { let id: String?; let destination: String? }
+    struct NewDKIMKey: Decodable { let domain: String; let selector: String?; let algorithm: String? }
     struct Alias: Encodable { let alias: String; let targets: [String] }
 
     func register(_ api: RouterGroup<AdminContext>) {
@@ -83,6 +84,14 @@ struct APIRoutes {
             try await admin.directory.removeAlias(alias)
             await audit(context, "alias.remove", alias)
             return Response(status: .noContent)
+        }
+
+        api.get("/dkim") { _, _ in try AdminServer.json(admin.dkimKeys()) }
+        api.post("/dkim") { request, context -> Response in
+            let body = try await Self.decode(NewDKIMKey.self, request)
+            let key = try await admin.generateDKIMKey(domain: body.domain, selector: body.selector, algorithm: body.algorithm)
+            await audit(context, "dkim.generate", "\(key.selector)._domainkey.\(key.domain)")
+            return try AdminServer.json(key, status: .created)
         }
 
         api.get("/queue") { request, _ in

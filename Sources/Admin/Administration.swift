@@ -1,6 +1,7 @@
 import Delivery
 import Foundation
 import MailAuth
+import MailAuthentication
 import MailCore
 import MailQueue
 import MailStore
@@ -13,14 +14,16 @@ public struct Administration: Sendable {
     public let store: any MailStore
     public let queue: OutboundQueue
     public let trace: MessageTrace?
+    /// The DKIM signing keys (`dkim/` in the data directory).
+    public let dkim: DKIMKeyring?
     /// Our host name (Reporting-MTA of the reports `bounce` sends).
     public let hostname: String
     /// `auth.scram_iterations`, for the SCRAM secrets stored with a new password.
     public let scramIterations: Int
 
     public init(directory: any DirectoryAdministration, store: any MailStore, queue: OutboundQueue, trace: MessageTrace?,
-                hostname: String, scramIterations: Int) {
-        self.directory = directory; self.store = store; self.queue = queue; self.trace = trace
+                dkim: DKIMKeyring? = nil, hostname: String, scramIterations: Int) {
+        self.directory = directory; self.store = store; self.queue = queue; self.trace = trace; self.dkim = dkim
         self.hostname = hostname; self.scramIterations = scramIterations
     }
 
@@ -79,6 +82,45 @@ public struct Administration: Sendable {
     func secrets(_ password: String) throws -> (hash: String, scram: String) {
         guard !password.isEmpty else { throw AdminError.badRequest("the password is empty") }
         return (try PasswordHash.make(password), SCRAMCredentials.derive(password: password, iterations: scramIterations).storageString)
+    }
+
+    // MARK: DKIM keys
+
+    public struct DKIMKeyInfo: Sendable, Codable, Equatable {
+        public let domain: String
+        public let selector: String
+        public let algorithm: String
+        public let created: String
+        /// The TXT record to publish, as a zone-file line.
+        public let record: String
+    }
+
+    public func dkimKeys() -> [DKIMKeyInfo] {
+        (dkim?.allKeys() ?? []).map(Self.info)
+    }
+
+    /// A new key for a local domain; the default selector is the algorithm and this month
+    /// (`rsa202612`, `ed202612`). `owner`: as `DKIMKeyring.generate`.
+    public func generateDKIMKey(domain: String, selector: String?, algorithm: String?,
+                                owner: (uid: uid_t, gid: gid_t)? = nil) async throws -> DKIMKeyInfo {
+        guard let dkim else { throw AdminError.notFound("DKIM keys are not available") }
+        guard let algorithm = DKIMKey.Algorithm(rawValue: (algorithm ?? "rsa").lowercased()) else {
+            throw AdminError.badRequest("the algorithm is rsa or ed25519")
+        }
+        let domain = domain.lowercased()
+        guard try await directory.isLocalDomain(domain) else { throw DirectoryError.unknownDomain(domain) }
+        let month = Date().formatted(.iso8601.year().month().dateSeparator(.omitted))
+        do {
+            return Self.info(try dkim.generate(domain: domain, selector: selector ?? (algorithm == .rsa ? "rsa" : "ed") + month,
+                                               algorithm: algorithm, owner: owner))
+        } catch let error as DKIMError {
+            throw AdminError.conflict(error.description)
+        }
+    }
+
+    static func info(_ key: DKIMKey) -> DKIMKeyInfo {
+        DKIMKeyInfo(domain: key.domain, selector: key.selector, algorithm: key.algorithm.rawValue,
+                    created: key.created.formatted(.iso8601), record: key.zoneLine)
     }
 
     // MARK: The queue

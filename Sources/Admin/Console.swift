@@ -73,6 +73,16 @@ struct Console {
                 return "Changed the password of \(address)."
             }
         }
+        pages.post("/users/quota") { request, context -> Response in
+            let form = try await Self.form(request)
+            return try await act(context, back: "/console/users") {
+                let address = form["address"] ?? ""
+                let text = (form["quota"] ?? "").trimmingCharacters(in: .whitespaces)
+                try await admin.setQuota(address, bytes: text.isEmpty ? 0 : ByteSize.parse(text))
+                await dependencies.accounts.audit(context.admin ?? "?", "user.quota", address)
+                return "Set the quota of \(address) to \(text.isEmpty ? "unlimited" : text)."
+            }
+        }
         pages.get("/domains") { request, context in try await domains(context, message: request.uri.queryParameters.get("done")) }
         pages.post("/domains") { request, context -> Response in
             let form = try await Self.form(request)
@@ -179,6 +189,9 @@ struct Console {
         body += "<h2>Change a password</h2>" + form(context, "/console/users/password", id: "change-password", fields: [
             ("address", "Address", "email"), ("password", "New password", "password"),
         ], button: "Change password")
+        body += "<h2>Change a quota</h2>" + form(context, "/console/users/quota", id: "change-quota", fields: [
+            ("address", "Address", "email"), ("quota", "Quota (e.g. 2G, empty: unlimited)", "text"),
+        ], button: "Change quota")
         return Self.page("Users", context: context, body: body)
     }
 

@@ -55,6 +55,26 @@ enum OpenAPIDocument {
         },
         "type": "object"
       },
+      "DKIMKey": {
+        "properties": {
+          "algorithm": {
+            "type": "string"
+          },
+          "created": {
+            "type": "string"
+          },
+          "domain": {
+            "type": "string"
+          },
+          "record": {
+            "type": "string"
+          },
+          "selector": {
+            "type": "string"
+          }
+        },
+        "type": "object"
+      },
       "Error": {
         "properties": {
           "error": {
@@ -436,6 +456,93 @@ enum OpenAPIDocument {
         "summary": "Changes made through the API and the console, newest first",
         "tags": [
           "status"
+        ]
+      }
+    },
+    "/api/dkim": {
+      "get": {
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "items": {
+                    "$ref": "#/components/schemas/DKIMKey"
+                  },
+                  "type": "array"
+                }
+              }
+            },
+            "description": "OK"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "summary": "DKIM signing keys with the TXT record of each",
+        "tags": [
+          "dkim"
+        ]
+      },
+      "post": {
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "properties": {
+                  "algorithm": {
+                    "enum": [
+                      "rsa",
+                      "ed25519"
+                    ],
+                    "type": "string"
+                  },
+                  "domain": {
+                    "type": "string"
+                  },
+                  "selector": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "domain"
+                ],
+                "type": "object"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "201": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DKIMKey"
+                }
+              }
+            },
+            "description": "OK"
+          },
+          "400": {
+            "$ref": "#/components/responses/Error"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "409": {
+            "$ref": "#/components/responses/Error"
+          },
+          "422": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "summary": "Make a signing key for a local domain (default: rsa, selector rsaYYYYMM)",
+        "tags": [
+          "dkim"
         ]
       }
     },

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 
@@ -199,6 +200,26 @@ public final class DNSResolver: Resolver {
         return answer.records.compactMap { if case .txt(let strings) = $0.data { TXTRecord(strings: strings) } else { nil } }
     }
 
+    /// RFC 2782 SRV records (client autoconfiguration, RFC 6186), as (priority, weight, port,
+    /// target). The target is read uncompressed, as RFC 2782 requires; a record that is not is skipped.
+    public func srv(_ name: String) async throws(DNSError) -> [(priority: UInt16, weight: UInt16, port: UInt16, target: String)] {
+        let answer = try await lookup(try Self.name(name), DNSRecordType(33))
+        return answer.records.compactMap { record in
+            guard case .unknown(_, let data) = record.data, data.count >= 7 else { return nil }
+            func u16(_ i: Int) -> UInt16 { UInt16(data[i]) << 8 | UInt16(data[i + 1]) }
+            var labels: [String] = []
+            var i = 6
+            while i < data.count, data[i] != 0 {
+                let length = Int(data[i])
+                guard length < 64, i + 1 + length <= data.count else { return nil }
+                labels.append(String(decoding: data[(i + 1)..<(i + 1 + length)], as: UTF8.self))
+                i += 1 + length
+            }
+            guard i < data.count else { return nil }
+            return (u16(0), u16(2), u16(4), labels.joined(separator: ".").lowercased())
+        }
+    }
+
     public func tlsa(_ name: String) async throws(DNSError) -> TLSAResult {
         let answer = try await lookup(try Self.name(name), .tlsa)
         let records = answer.records.compactMap { if case .tlsa(let tlsa) = $0.data { tlsa } else { nil } }
@@ -229,7 +250,11 @@ public final class DNSResolver: Resolver {
     /// the server did not answer is continued with a new query, up to `maxCNAMEChain` CNAMEs in
     /// all; a loop or a longer chain is `.malformed`.
     public func lookup(_ name: DNSName, _ type: DNSRecordType) async throws(DNSError) -> DNSAnswer {
-        if let cached = cache.lookup(name, type) { return try cached.get() }
+        if let cached = cache.lookup(name, type) {
+            Counter(label: "swallow_dns_lookups_total", dimensions: [("type", "\(type)"), ("source", "cache")]).increment()
+            return try cached.get()
+        }
+        Counter(label: "swallow_dns_lookups_total", dimensions: [("type", "\(type)"), ("source", "network")]).increment()
         var current = name
         var chain: [DNSResourceRecord] = []
         var seen: Set<DNSName> = [name]

@@ -1,6 +1,7 @@
 import Delivery
 import Logging
 import MailAuth
+import MailAuthentication
 import MailCore
 import MailQueue
 import MailStore
@@ -20,8 +21,11 @@ enum MessageAcceptance {
     /// `message` is the message as the client sent it, `received` our `Received:` field for it
     /// (RFC 5321 §4.4). Local copies share `message` as it is; only the queue needs both joined.
     /// `origin` is what the trace records of the session (client, TLS, authentication).
+    /// `sign`: the client may have its mail DKIM-signed (authenticated, or in a trusted network).
     static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
-                       lmtp: Bool, origin: [String: String] = [:], logger: Logger) async -> [SMTPReply] {
+                       lmtp: Bool, origin: [String: String] = [:], sign: Bool = false, logger: Logger) async -> [SMTPReply] {
+        // The signatures go below our Received: field, with it in front of the message as sent.
+        let received = sign ? received + dkimSignatures(message, services: services, logger: logger) : received
         // The hops it came by, not counting ours; checked before anything is committed.
         let hops = TraceFields.receivedCount(in: message)
         guard hops <= maxReceivedFields else {
@@ -103,6 +107,25 @@ enum MessageAcceptance {
             return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
         }
         return [.queued(id: transaction.queueID.rawValue)]
+    }
+
+    /// `DKIM-Signature:` fields for the keys of the From: domain (RFC 6376 §5): none when the
+    /// domain has no key. A signing failure is logged, and the message goes unsigned rather than
+    /// not at all.
+    static func dkimSignatures(_ message: [UInt8], services: SMTPServices, logger: Logger) -> [UInt8] {
+        guard let keyring = services.dkim,
+              let from = MessageHeader.parse(message).header.first("From"),
+              let domain = AddressListEntry.parseAddressList(from.value).first?.mailboxes.first?.domain?.lowercased() else { return [] }
+        let keys = keyring.signingKeys(for: domain)
+        guard !keys.isEmpty else { return [] }
+        do {
+            let signatures = try DKIMSigner.sign(message, keys: keys)
+            logger.info("dkim signed", metadata: ["domain": "\(domain)", "selectors": "\(keys.map(\.selector).joined(separator: ","))"])
+            return signatures
+        } catch {
+            logger.error("dkim signing failed; sent unsigned", metadata: ["domain": "\(domain)", "error": "\(error)"])
+            return []
+        }
     }
 
     /// The Message-ID without its angle brackets, for finding the message in the trace.

@@ -280,6 +280,9 @@ final class SMTPDriver: SASLLineDriver {
                       "listener": session.role.rawValue]
         if let account = session.account { origin["auth"] = account.address }
         let traced = origin
+        // Like OpenDKIM's InternalHosts beside Postfix: what our users and our own hosts send is
+        // signed; mail arriving from elsewhere, and LMTP (a final delivery), is not.
+        let sign = !session.role.isLMTP && (session.account != nil || session.clientInTrustedNetwork)
         let received = ReceivedHeader.make(
             helo: session.heloName ?? "unknown", clientIP: session.clientIP, hostname: session.configuration.hostname,
             protocolName: protocolName,
@@ -291,7 +294,7 @@ final class SMTPDriver: SASLLineDriver {
         let lmtp = session.role.isLMTP
         connection.run({ () -> [SMTPReply] in
             await MessageAcceptance.accept(bytes, received: received, transaction: transaction, services: services, lmtp: lmtp,
-                                           origin: traced, logger: messageLogger)
+                                           origin: traced, sign: sign, logger: messageLogger)
         }, then: { _, connection, replies in
             for reply in replies {
                 Self.count(reply)

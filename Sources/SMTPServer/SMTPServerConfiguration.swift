@@ -1,6 +1,7 @@
 import Delivery
 import Logging
 import MailAuth
+import MailAuthentication
 import MailQueue
 import MailStore
 import SMTPProtocol
@@ -72,13 +73,16 @@ public struct SMTPServices: Sendable {
     public var logger: Logger
     /// Where accepted messages are recorded for `swallow trace` (nil: not traced).
     public var trace: MessageTrace?
+    /// The DKIM keys of local domains; mail from authenticated or trusted clients whose From:
+    /// domain has a key is signed (nil: never signed).
+    public var dkim: DKIMKeyring?
 
     public var directory: any UserDirectory { authenticator.directory }
 
     public init(authenticator: Authenticator, store: any MailStore, localDelivery: LocalDeliveryAgent,
-                queue: OutboundQueue, logger: Logger, trace: MessageTrace? = nil) {
+                queue: OutboundQueue, logger: Logger, trace: MessageTrace? = nil, dkim: DKIMKeyring? = nil) {
         self.authenticator = authenticator; self.store = store; self.localDelivery = localDelivery
-        self.queue = queue; self.logger = logger; self.trace = trace
+        self.queue = queue; self.logger = logger; self.trace = trace; self.dkim = dkim
     }
 }
 

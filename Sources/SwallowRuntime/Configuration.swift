@@ -191,6 +191,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
             : base.appendingPathComponent(server.dataDir).standardizedFileURL
     }
 
+    /// DKIM keys: `dkim/DOMAIN/SELECTOR.pem` in the data directory.
+    public var dkimDirectory: String { dataFile("dkim") }
+
     public func dataFile(_ name: String) -> String {
         name.hasPrefix("/") ? name : dataDirectory.appendingPathComponent(name).path
     }

@@ -53,10 +53,26 @@ enum PrivilegeDrop {
         guard let entry = getpwnam(user) else { throw Failure(description: "server.user: no such user '\(user)'") }
         let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
         try handOver(ownedFiles(config), in: config.dataDirectory.path, uid: uid, gid: gid)
+        try handOverKeys(config.dkimDirectory, uid: uid, gid: gid)
         guard setgroups(0, nil) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
             throw Failure(description: "server.user: cannot switch to '\(user)': \(String(cString: strerror(errno)))")
         }
         guard setuid(0) != 0 else { throw Failure(description: "server.user: privileges could be regained after dropping") }
+    }
+
+    /// The DKIM key directory (`dkim/DOMAIN/SELECTOR.pem`) and what Swallow made in it: real
+    /// directories and regular files only, never through a link.
+    static func handOverKeys(_ root: String, uid: uid_t, gid: gid_t) throws {
+        var st = stat()
+        guard lstat(root, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return }
+        guard lchown(root, uid, gid) == 0 else { throw FileIO.Failure(path: root, operation: "chown", code: errno) }
+        for domain in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            let dir = root + "/" + domain
+            guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
+            guard lchown(dir, uid, gid) == 0 else { throw FileIO.Failure(path: dir, operation: "chown", code: errno) }
+            let keys = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".pem") }
+            try handOver(keys, in: dir, uid: uid, gid: gid)
+        }
     }
 
     /// Each named regular file becomes the service user's, looked up relative to the directory

@@ -5,13 +5,15 @@ import ServiceLifecycle
 import UnixSignals
 
 /// SIGHUP (`systemctl reload swallow`): the certificate and key are read again and used for
-/// every new connection and STARTTLS; connections already open keep theirs, nothing is dropped.
+/// every new connection, STARTTLS and admin HTTPS handshake; connections already open keep theirs, nothing is dropped.
 /// Users, domains, aliases, admins and the queue need no reload (every command reads them live).
 /// Every other setting is compared with the running configuration and each change that needs
 /// a restart is named in the log.
 struct ReloadService: Service {
     let configuration: SwallowConfiguration
     let registries: [ConnectionRegistry]
+    /// The admin listener's HTTPS certificate.
+    let certificate: ServingCertificate
     let logger: Logger
     /// Also told, so that `serve`'s output shows the reload.
     let announce: @Sendable (String) -> Void
@@ -33,6 +35,7 @@ struct ReloadService: Service {
         }
         do {
             let context = try TLSSetup.serverContext(certificatePath: fresh.certificatePath, privateKeyPath: fresh.privateKeyPath)
+            try certificate.reload(certificatePath: fresh.certificatePath, privateKeyPath: fresh.privateKeyPath)
             for registry in registries { registry.replaceTLS(context) }
         } catch {
             logger.error("reload: cannot load the certificate; keeping the old one", metadata: ["error": "\(error)"])

@@ -1,5 +1,6 @@
 import Admin
 import Foundation
+import MailAuthentication
 import MailCore
 import MailQueue
 import Metrics
@@ -29,7 +30,8 @@ extension Runtime {
     /// opens the latch once bound, after printing `swallow: admin on ADDRESS`.
     func makeAdminServices(queue: OutboundQueue, trace: MessageTrace?, metrics: PrometheusCollectorRegistry,
                            registries: [String: ConnectionRegistry], started: Date, listening: [String: Int],
-                           latch: ReadyLatch, announce: @escaping @Sendable (String) -> Void) throws -> [any Service] {
+                           certificate: ServingCertificate, latch: ReadyLatch,
+                           announce: @escaping @Sendable (String) -> Void) throws -> [any Service] {
         let config = configuration
         let accounts: AdminAccounts
         do {
@@ -38,6 +40,7 @@ extension Runtime {
             throw ConfigurationError(file: config.sourcePath, key: "listen.admin", message: "cannot open admin.sqlite: \(error)")
         }
         let administration = Administration(directory: backend.directory, store: backend.store, queue: queue, trace: trace,
+                                            dkim: DKIMKeyring(directory: config.dkimDirectory),
                                             hostname: config.server.hostname, scramIterations: config.auth.scramIterations)
         let listeners = config.listen.all.filter { $0.0 != "admin" }.flatMap { name, addresses in
             addresses.map { ServerStatus.Listener(name: name, address: HostPort(host: $0.host, port: $0.port == 0 ? listening[name] ?? 0 : $0.port).description) }
@@ -87,13 +90,13 @@ extension Runtime {
         Counter(label: "swallow_messages_deferred_total").increment(by: 0)
         Counter(label: "swallow_messages_bounced_total").increment(by: 0)
         let server = AdminServer(dependencies: dependencies, logger: logger)
-        // Off loopback the console and API speak HTTPS only, with the server's certificate.
+        // Off loopback the console and API speak HTTPS only, with the server's certificate; each
+        // handshake takes the one loaded last (SIGHUP reloads it).
         var tls: TLSConfiguration?
         if config.listen.admin.contains(where: { !AdminServer.isLoopback($0.host) }) {
-            let chain = try NIOSSLCertificate.fromPEMFile(config.certificatePath)
-            let key = try NIOSSLPrivateKey(file: config.privateKeyPath, format: .pem)
-            var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            var c = TLSConfiguration.makeServerConfiguration(certificateChain: certificate.chain, privateKey: certificate.key)
             c.minimumTLSVersion = .tlsv12
+            c.sslContextCallback = { _, promise in promise.succeed(certificate.override) }
             tls = c
         }
         let https = tls != nil
@@ -148,5 +151,35 @@ struct TraceService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await trace.flush()
+    }
+}
+
+/// The certificate and key HTTPS handshakes use now: read at start, replaced on SIGHUP.
+final class ServingCertificate: Sendable {
+    private let current: Mutex<(chain: [NIOSSLCertificateSource], key: NIOSSLPrivateKeySource)>
+
+    init(certificatePath: String, privateKeyPath: String) throws {
+        current = Mutex(try Self.read(certificatePath, privateKeyPath))
+    }
+
+    var chain: [NIOSSLCertificateSource] { current.withLock { $0.chain } }
+    var key: NIOSSLPrivateKeySource { current.withLock { $0.key } }
+
+    var override: NIOSSLContextConfigurationOverride {
+        var o = NIOSSLContextConfigurationOverride()
+        (o.certificateChain, o.privateKey) = current.withLock { ($0.chain, $0.key) }
+        return o
+    }
+
+    func reload(certificatePath: String, privateKeyPath: String) throws {
+        let fresh = try Self.read(certificatePath, privateKeyPath)
+        current.withLock { $0 = fresh }
+    }
+
+    private static func read(_ certificatePath: String, _ privateKeyPath: String) throws
+        -> (chain: [NIOSSLCertificateSource], key: NIOSSLPrivateKeySource) {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
+        return (chain.map { .certificate($0) }, .privateKey(key))
     }
 }

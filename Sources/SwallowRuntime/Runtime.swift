@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MailAuth
 import MailQueue
+import MailAuthentication
 import Admin
 import Metrics
 import Prometheus
@@ -80,7 +81,7 @@ public struct Runtime: Sendable {
         }
         let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace)
         let services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
-                                    queue: queue, logger: logger, trace: trace)
+                                    queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
 
         var services_: [any Service] = []
         var listeners: [TCPListener] = []
@@ -152,6 +153,7 @@ public struct Runtime: Sendable {
             listeners.append(listener)
             served.insert(name)
         }
+        let certificate = try ServingCertificate(certificatePath: config.certificatePath, privateKeyPath: config.privateKeyPath)
         // The admin listener is bound by its service once the group runs; "running" waits for it.
         let adminBound = ReadyLatch(count: config.listen.admin.count)
         var adminServices: [any Service] = []
@@ -160,7 +162,7 @@ public struct Runtime: Sendable {
             let listening = boundPorts
             adminServices = try makeAdminServices(
                 queue: queue, trace: trace, metrics: metrics, registries: knownRegistries, started: started,
-                listening: listening, latch: adminBound, announce: announce)
+                listening: listening, certificate: certificate, latch: adminBound, announce: announce)
             served.insert("admin")
         }
         try PrivilegeDrop.drop(to: config.server.user, config: config)
@@ -186,7 +188,8 @@ public struct Runtime: Sendable {
         // then the queue's transactions in progress.
         services_.append(ListenerGroup(listeners))
         services_ += adminServices
-        services_.append(ReloadService(configuration: config, registries: Array(registries.values), logger: logger, announce: announce))
+        services_.append(ReloadService(configuration: config, registries: Array(registries.values), certificate: certificate,
+                                       logger: logger, announce: announce))
         services_.append(ReadyAnnouncer(ready: adminBound) { announce("swallow: running (SIGTERM or Ctrl-C stops)") })
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services_.map { .init(service: $0) },

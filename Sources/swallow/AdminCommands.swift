@@ -26,6 +26,7 @@ struct AdminCommand: AsyncParsableCommand {
                 let accounts = try AdminCommand.accounts(options)
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
                 let token = try await accounts.add(name, password: password)
+                await options.audit("admin.add", name)
                 say("added admin \(name)")
                 say("token: \(token)")
             }
@@ -62,6 +63,7 @@ struct AdminCommand: AsyncParsableCommand {
             try await reporting {
                 let accounts = try AdminCommand.accounts(options)
                 try await accounts.setPassword(name, password: PasswordInput.read(fromStdin: passwordStdin, confirm: true))
+                await options.audit("admin.password", name)
                 say("password changed for admin \(name)")
             }
         }
@@ -74,6 +76,7 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 try await AdminCommand.accounts(options).remove(name)
+                await options.audit("admin.remove", name)
                 say("removed admin \(name)")
             }
         }

@@ -15,6 +15,7 @@ struct DomainCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 try await options.backend().directory.addDomain(domain)
+                await options.audit("domain.add", domain.lowercased())
                 say("added domain \(domain.lowercased())")
             }
         }
@@ -37,6 +38,7 @@ struct DomainCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 try await options.backend().directory.removeDomain(domain)
+                await options.audit("domain.remove", domain.lowercased())
                 say("removed domain \(domain.lowercased())")
             }
         }
@@ -66,6 +68,7 @@ struct UserCommand: AsyncParsableCommand {
                 guard try await admin.directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
                 let user = try await admin.addUser(canonical, password: password, quotaBytes: quotaBytes)
+                await options.audit("user.add", user.address)
                 say("added user \(user.address)")
             }
         }
@@ -94,6 +97,7 @@ struct UserCommand: AsyncParsableCommand {
                 let admin = try options.administration()
                 guard let account = try await admin.directory.account(login: address) else { throw DirectoryError.unknownUser(address) }
                 try await admin.setPassword(account.address, password: PasswordInput.read(fromStdin: passwordStdin, confirm: true))
+                await options.audit("user.password", account.address)
                 say("password changed for \(account.address)")
             }
         }
@@ -106,6 +110,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 try await options.backend().directory.removeUser(address)
+                await options.audit("user.remove", address)
                 say("removed user \(address)")
             }
         }
@@ -126,6 +131,7 @@ struct AliasCommand: AsyncParsableCommand {
             try await reporting {
                 guard !targets.isEmpty else { throw CLIError("an alias needs at least one target") }
                 try await options.backend().directory.addAlias(alias, targets: targets)
+                await options.audit("alias.add", alias)
                 say("alias \(alias) -> \(targets.joined(separator: ", "))")
             }
         }
@@ -150,6 +156,7 @@ struct AliasCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 try await options.backend().directory.removeAlias(alias)
+                await options.audit("alias.remove", alias)
                 say("removed alias \(alias)")
             }
         }

@@ -88,6 +88,7 @@ struct QueueCommand: AsyncParsableCommand {
             try await reporting {
                 let queueID = try id.map(QueueCommand.queueID)
                 let n = try await QueueCommand.open(options).flush(queueID, destination: destination)
+                await options.audit("queue.flush", id ?? destination ?? "all")
                 say("\(n) recipients due now")
             }
         }
@@ -101,6 +102,7 @@ struct QueueCommand: AsyncParsableCommand {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
                 try await options.administration().hold(id, by: "the command line")
+                await options.audit("queue.hold", queueID.rawValue)
                 say("held \(queueID)")
             }
         }
@@ -114,6 +116,7 @@ struct QueueCommand: AsyncParsableCommand {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
                 try await options.administration().release(id, by: "the command line")
+                await options.audit("queue.release", queueID.rawValue)
                 say("released \(queueID)")
             }
         }
@@ -127,6 +130,7 @@ struct QueueCommand: AsyncParsableCommand {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
                 try await options.administration().delete(id, by: "the command line")
+                await options.audit("queue.delete", queueID.rawValue)
                 say("deleted \(queueID)")
             }
         }
@@ -142,6 +146,7 @@ struct QueueCommand: AsyncParsableCommand {
                 let admin = try options.administration()
                 let m = try await admin.queuedMessage(id)
                 let report = try await admin.bounce(id, by: "the command line")
+                await options.audit("queue.bounce", m.id.rawValue)
                 say("returned \(m.id) to <\(LogSafe.escape(m.sender))>" + (report.map { " (report \($0))" } ?? " (null sender: no report)"))
             }
         }

@@ -1,6 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
+import MailAuthentication
 import MailCore
 import MailQueue
 import SwallowRuntime
@@ -12,7 +13,7 @@ struct Swallow: AsyncParsableCommand {
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
         version: SwallowVersion.string,
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self, AdminCommand.self, TraceCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self, AdminCommand.self, TraceCommand.self, DKIMCommand.self, DNSCommand.self])
 
     /// Installed as `/usr/sbin/sendmail` or `mailq` (a symbolic link to this binary), it acts as
     /// `swallow sendmail` or `swallow queue list`, as Postfix's and mox's do.
@@ -46,6 +47,19 @@ struct ConfigOption: ParsableArguments {
         try Backend.open(load())
     }
 
+    /// Every change made from the command line is in the audit log, as the API's and the
+    /// console's are, under "cli:" and the Unix user who ran it. A log that cannot be written
+    /// does not undo the change: it is said on stderr.
+    func audit(_ action: String, _ target: String) async {
+        do {
+            let accounts = try AdminAccounts(path: load().dataFile("admin.sqlite"))
+            let user = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
+            await accounts.audit("cli:\(user)", action, target)
+        } catch {
+            warn("the change was made but not written to the audit log: \(error)")
+        }
+    }
+
     /// What the CLI changes, through the same code as the admin API.
     func administration() throws -> Administration {
         let config = try load()
@@ -53,6 +67,7 @@ struct ConfigOption: ParsableArguments {
         let trace = config.trace.retentionDays > 0 ? try? MessageTrace(path: config.dataFile("trace.sqlite")) : nil
         return Administration(directory: backend.directory, store: backend.store,
                               queue: try OutboundQueue(path: config.dataFile("queue.sqlite")), trace: trace,
+                              dkim: DKIMKeyring(directory: config.dkimDirectory),
                               hostname: config.server.hostname, scramIterations: config.auth.scramIterations)
     }
 }

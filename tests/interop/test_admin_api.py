@@ -450,7 +450,7 @@ def test_aliases_add_list_delete_seen_over_smtp(api):
 
 def test_audit_lists_api_changes_newest_first(api):
     """After POST /api/users the audit log's newest entry is `user.add` of that address by the
-    administrator; a later change comes before it."""
+    administrator; a later change comes before it; a change made with the CLI is logged too."""
     expect(call(api, "POST", "/api/users", {"address": CAROL, "password": CAROL_PASSWORD}), 201)
     audit = get_json(api, "/api/audit")
     assert isinstance(audit, list) and audit, audit
@@ -464,6 +464,12 @@ def test_audit_lists_api_changes_newest_first(api):
     assert len(later) == len(audit) + 1, (audit, later)
     assert later[1] == first and later[0]["target"] == CAROL, later[:3]
     assert iso(later[0]["time"]) >= iso(first["time"]), later[:2]
+
+    # Changes made with the CLI are in the same log, under "cli:" and the Unix user.
+    api.cli("domain", "add", "audited.test")
+    newest = get_json(api, "/api/audit")[0]
+    assert (newest["action"], newest["target"]) == ("domain.add", "audited.test"), newest
+    assert newest["admin"].startswith("cli:"), newest
 
 
 # --------------------------------------------------------------------------
@@ -678,6 +684,14 @@ def test_console_post_without_csrf_is_403(api):
     assert r.status in (200, 303), r
     get_json(api, f"/api/users/{CAROL}")
 
+    # The quota form changes an existing user's quota; the API sees it at once.
+    quota_form = Forms(c.get("/console/users").text).find(form_id="change-quota")
+    r = c.request("POST", c.action("/console/users", quota_form),
+                  {"address": CAROL, "quota": "2M", "csrf": csrf_of(quota_form)})
+    assert r.status in (200, 303), r
+    assert get_json(api, f"/api/users/{CAROL}")["quota_bytes"] == 2 << 20
+    assert any(e["action"] == "user.quota" and e["target"] == CAROL for e in get_json(api, "/api/audit"))
+
     cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items())}
     expect(call(api, "GET", "/api/users", token=None, headers=cookie), 401)
     expect(call(api, "POST", "/api/users", {"address": "dave@example.test", "password": "x y z 1"},
@@ -733,3 +747,18 @@ def test_admin_off_loopback_speaks_https_only(swallow_factory):
     fingerprint = ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
     printed = re.search(r"fingerprint ([0-9A-F:]{95})", srv.stdout_path.read_text())
     assert printed and printed.group(1) == fingerprint, (fingerprint, srv.stdout_path.read_text())
+
+
+def test_dkim_keys_through_the_api(api):
+    """POST /api/dkim makes a key for a local domain and answers its TXT record; GET lists it
+    (as `swallow dkim list` does); a domain that is not local is 422, a selector taken is 409."""
+    r = call(api, "POST", "/api/dkim", {"domain": "example.test", "selector": "api1", "algorithm": "ed25519"})
+    expect(r, 201)
+    key = r.json()
+    assert (key["domain"], key["selector"], key["algorithm"]) == ("example.test", "api1", "ed25519"), key
+    assert key["record"].startswith('api1._domainkey.example.test.') and "v=DKIM1; k=ed25519; p=" in key["record"], key
+    assert any(k["selector"] == "api1" for k in get_json(api, "/api/dkim"))
+    assert "example.test\tapi1\ted25519" in api.cli("dkim", "list").stdout
+    expect(call(api, "POST", "/api/dkim", {"domain": "example.test", "selector": "api1"}), 409)
+    expect(call(api, "POST", "/api/dkim", {"domain": "elsewhere.test"}), 422)
+    expect(call(api, "POST", "/api/dkim", {"domain": "example.test", "algorithm": "dsa"}), 400)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import register_log, tls_client_context, unregister_log
+from conftest import http_request, register_log, tls_client_context, unregister_log
 from outbound_helpers import (DNSMASQ, SMTP_SINK, Dnsmasq, SmtpSink, dns_query, is_bounce,
                               log_lines, message, parse_bounce, queue_list, require_port_25,
                               submit, wait_for, wait_log)
@@ -102,7 +102,7 @@ def make_domain(swallow_factory, dns, domain: str, ip: str, user: str, password:
     require_port_25(ip)
     srv = swallow_factory(
         name=f"swallow-{domain}", accounts=False, start=False, allow_plaintext=True,
-        domain=domain, hostname=f"mx.{domain}", listeners=("imap", "pop3"),
+        domain=domain, hostname=f"mx.{domain}", listeners=("imap", "pop3", "admin"),
         listen={"smtp": [f"{ip}:25"], "submissions": [], "lmtp": []},
         settings={"dns": {"nameservers": [dns.nameserver]},
                   "queue": {"min_backoff": 1, "max_backoff": 2}})
@@ -244,6 +244,10 @@ def test_alice_to_bob_by_mx(two):
     cross(a, ALICE, ALICE_PW, b, BOB, BOB_PW, "a-to-b-by-mx-marker", "mx.b.test", B_IP)
     # nothing bounced back to alice
     assert not any(is_bounce(m) for m in a.inbox_raw(ALICE))
+    # The MX lookup went to dnsmasq and shows in /metrics (a second message would be a cache hit).
+    metrics = http_request(a.ports["admin"], "GET", "/metrics").text
+    assert re.search(r'(?m)^swallow_dns_lookups_total\{[^}]*source="network"[^}]*type="MX"[^}]*\} [1-9]', metrics) or \
+        re.search(r'(?m)^swallow_dns_lookups_total\{[^}]*type="MX"[^}]*source="network"[^}]*\} [1-9]', metrics), metrics
 
 
 def test_bob_replies_to_alice_by_mx(two):

@@ -171,12 +171,15 @@ def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
 
 def test_sighup_reloads_the_certificate_without_dropping_connections(swallow_factory, tmp_path):
     """A renewed certificate (replaced in place, as certbot's deploy hook would) is served to new
-    connections after SIGHUP; a session opened before keeps working, the server keeps running,
+    connections after SIGHUP, on the mail listeners and on the admin listener's HTTPS; a session opened before keeps working, the server keeps running,
     and a changed setting that needs a restart is named."""
     import signal
     import subprocess
-    srv = swallow_factory()
+    admin_port = free_port()
+    # Off loopback the admin listener speaks HTTPS with the same certificate.
+    srv = swallow_factory(listen={"admin": [f"0.0.0.0:{admin_port}"]})
     before = served_fingerprint(srv.submissions)
+    assert served_fingerprint(admin_port) == before
     open_session = smtplib.SMTP("127.0.0.1", srv.smtp, timeout=10)
     open_session.ehlo("before.test")
     cert, key = srv.data_dir / "cert.pem", srv.data_dir / "key.pem"
@@ -190,6 +193,7 @@ def test_sighup_reloads_the_certificate_without_dropping_connections(swallow_fac
     wait_for(lambda: "reloaded certificate" in srv.stdout_path.read_text(), 10, "the reload announced")
     after = served_fingerprint(srv.submissions)
     assert after != before
+    assert served_fingerprint(admin_port) == after
     renewed = hashlib.sha256(ssl.PEM_cert_to_DER_cert((tmp_path / "cert.pem").read_text())).hexdigest().upper()
     assert after.replace(":", "") == renewed
     assert "after a restart: [trace]" in srv.stdout_path.read_text()

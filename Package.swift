@@ -240,7 +240,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["TestSupport", "IMAPProtocol", "LineFraming"], swiftSettings: strict),
         .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: strict),
-        .testTarget(name: "MailAuthenticationTests", dependencies: ["MailAuthentication", "MailCore"], swiftSettings: strict),
+        .testTarget(name: "MailAuthenticationTests", dependencies: ["MailAuthentication", "MailCore"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
         .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
         .testTarget(

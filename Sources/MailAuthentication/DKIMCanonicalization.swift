@@ -82,4 +82,21 @@ public enum DKIMCanonicalization {
         if !line.isEmpty { endLine() }
         return out
     }
+
+    /// RFC 6376 §3.4.1: the field exactly as it is, with its CRLF.
+    public static func simpleHeader(_ field: [UInt8]) -> [UInt8] {
+        var out = field
+        if out.last == lf, out.dropLast().last != cr { out.removeLast(); out += [cr, lf] }
+        if out.last != lf { out += [cr, lf] }
+        return out
+    }
+
+    /// RFC 6376 §3.4.3: empty lines at the end removed; an empty body is one CRLF.
+    public static func simpleBody(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        var out = Array(body)
+        if !out.isEmpty, out.last != lf { out += [cr, lf] }
+        while out.count >= 4, out.suffix(4).elementsEqual([cr, lf, cr, lf]) { out.removeLast(2) }
+        if out == [cr, lf] || out.isEmpty { return [cr, lf] }
+        return out
+    }
 }

@@ -291,6 +291,11 @@ extension SMTPReply {
         code: 552, enhanced: EnhancedStatus(5, 3, 4), "Message size exceeds fixed limit")
     /// `554 5.7.1 Relay access denied` — RFC 3463 X.7.1 (DESIGN.md §4 "No open relay").
     public static let relayDenied = SMTPReply(code: 554, enhanced: EnhancedStatus(5, 7, 1), "Relay access denied")
+    /// `550 5.7.1` for mail whose From: domain publishes DMARC `p=reject` and that failed it
+    /// (RFC 7489 §6.6.4, §10.3; RFC 7372 §3.1 X.7.1 as the refusal's enhanced status).
+    public static func dmarcRejected(_ domain: String) -> SMTPReply {
+        SMTPReply(code: 550, enhanced: EnhancedStatus(5, 7, 1), "DMARC policy of \(domain) rejects this message: it failed SPF and DKIM alignment")
+    }
     /// `555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented` — RFC 5321 §4.2.2.
     public static let parametersNotRecognized = SMTPReply(
         code: 555, enhanced: EnhancedStatus(5, 5, 4), "MAIL FROM/RCPT TO parameters not recognized or not implemented")

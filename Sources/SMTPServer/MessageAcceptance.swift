@@ -24,8 +24,28 @@ enum MessageAcceptance {
     /// `sign`: the client may have its mail DKIM-signed (authenticated, or in a trusted network).
     static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
                        lmtp: Bool, origin: [String: String] = [:], sign: Bool = false, logger: Logger) async -> [SMTPReply] {
-        // The signatures go below our Received: field, with it in front of the message as sent.
-        let received = sign ? received + dkimSignatures(message, services: services, logger: logger) : received
+        var message = message
+        var received = received
+        var origin = origin
+        if sign {
+            // The signatures go below our Received: field, with it in front of the message as sent.
+            received += dkimSignatures(message, services: services, logger: logger)
+        } else if !lmtp, let inbound = services.inbound {
+            // Mail from elsewhere: SPF, DKIM and DMARC, one Authentication-Results field (RFC 8601).
+            let verdict = await inbound.check(message, clientIP: origin["client"] ?? "", helo: origin["helo"] ?? "",
+                                              mailFrom: transaction.sender)
+            let summary = "spf=\(verdict.spf.result.rawValue) dkim=\(verdict.dkim.map(\.result.rawValue).joined(separator: ",").ifEmpty("none")) dmarc=\(verdict.dmarc.result.rawValue)"
+            origin["authentication"] = summary
+            Counter(label: "swallow_dmarc_results_total", dimensions: [("result", verdict.dmarc.result.rawValue)]).increment()
+            if verdict.dmarc.disposition == .reject, services.dmarcReject {
+                logger.notice("refused: DMARC", metadata: ["from_domain": "\(verdict.dmarc.fromDomain)", "results": "\(summary)"])
+                Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "dmarc")]).increment()
+                return Array(repeating: SMTPReply.dmarcRejected(verdict.dmarc.fromDomain), count: lmtp ? transaction.recipients.count : 1)
+            }
+            logger.info("authentication", metadata: ["results": "\(summary)"])
+            message = inbound.removingForgedResults(message)
+            received += verdict.header
+        }
         // The hops it came by, not counting ours; checked before anything is committed.
         let hops = TraceFields.receivedCount(in: message)
         guard hops <= maxReceivedFields else {
@@ -155,4 +175,8 @@ enum MessageAcceptance {
             return parts.joined(separator: ",")
         }
     }
+}
+
+extension String {
+    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }

@@ -275,7 +275,7 @@ final class SMTPDriver: SASLLineDriver {
         let protocolName = ReceivedHeader.protocolName(lmtp: session.role.isLMTP, esmtp: session.esmtp, tls: session.tlsActive,
                                                        authenticated: session.account != nil, utf8: transaction.parameters.smtpUTF8)
         // What the trace shows of where the message came from (MessageTrace).
-        var origin = ["client": session.clientIP, "helo": LogSafe.escape(session.heloName ?? "unknown"),
+        var origin = ["client": session.clientIP, "helo": session.heloName ?? "unknown",
                       "protocol": protocolName, "tls": session.tlsActive ? connection.tlsVersion ?? "TLS" : "none",
                       "listener": session.role.rawValue]
         if let account = session.account { origin["auth"] = account.address }

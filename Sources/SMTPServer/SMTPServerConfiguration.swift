@@ -76,6 +76,10 @@ public struct SMTPServices: Sendable {
     /// The DKIM keys of local domains; mail from authenticated or trusted clients whose From:
     /// domain has a key is signed (nil: never signed).
     public var dkim: DKIMKeyring?
+    /// SPF, DKIM and DMARC checks of mail from elsewhere (nil: not checked).
+    public var inbound: InboundAuthentication?
+    /// Refuse mail that fails DMARC when its From: domain asks for `p=reject`.
+    public var dmarcReject = true
 
     public var directory: any UserDirectory { authenticator.directory }
 

@@ -158,6 +158,18 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var store = Store()
     public var log = Log()
     public var trace = Trace()
+    public var authentication = Authentication()
+
+    /// `[authentication]`: how mail from elsewhere is checked (SPF, DKIM, DMARC).
+    public struct Authentication: Sendable, Equatable {
+        /// Check mail from clients that are neither authenticated nor in a trusted network, and
+        /// add an Authentication-Results field with what was found.
+        public var verify = true
+        /// Refuse (550 5.7.1) mail that fails DMARC when its From: domain publishes `p=reject`.
+        public var dmarcReject = true
+        /// The Public Suffix List, for DMARC's organizational domains (Debian's `publicsuffix`).
+        public var publicSuffixList = "/usr/share/publicsuffix/public_suffix_list.dat"
+    }
 
     /// `[trace]`: every message's hops, stored for `swallow trace` and the console.
     public struct Trace: Sendable, Equatable {

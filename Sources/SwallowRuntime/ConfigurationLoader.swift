@@ -30,7 +30,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -198,6 +198,11 @@ extension SwallowConfiguration {
                 }
                 config.log.format = format
             }
+        }
+        if let section = try reader.section(table, "authentication", allowed: ["verify", "dmarc_reject", "public_suffix_list"]) {
+            if let v = try reader.bool(section, "authentication", "verify") { config.authentication.verify = v }
+            if let v = try reader.bool(section, "authentication", "dmarc_reject") { config.authentication.dmarcReject = v }
+            if let v = try reader.string(section, "authentication", "public_suffix_list") { config.authentication.publicSuffixList = v }
         }
         if let trace = try reader.section(table, "trace", allowed: ["retention_days"]) {
             if let value = trace["retention_days"] {

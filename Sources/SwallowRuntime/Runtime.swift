@@ -80,8 +80,10 @@ public struct Runtime: Sendable {
             return registry
         }
         let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace)
-        let services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
+        var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
+        services.inbound = inboundAuthentication()
+        services.dmarcReject = config.authentication.dmarcReject
 
         var services_: [any Service] = []
         var listeners: [TCPListener] = []

@@ -1,4 +1,5 @@
 import Foundation
+import MailAuthentication
 import MailDNS
 import X509
 
@@ -105,6 +106,7 @@ public enum Doctor {
                 findings.append(Finding(level: .problem, what: "\(domain): MX lookup failed: \(error)",
                                         fix: "publish \"\(domain). MX 10 \(host).\", or check [dns] nameservers"))
             }
+            findings += await authenticationRecords(config, domain: domain, resolver: resolver)
         }
         if host != "localhost" {
             do {
@@ -112,6 +114,38 @@ public enum Doctor {
                 findings.append(Finding(level: .ok, what: "\(host) has address \(addresses.map(\.description).joined(separator: ", "))"))
             } catch {
                 findings.append(Finding(level: .problem, what: "\(host): no address: \(error)", fix: "publish an A (and AAAA) record for \(host)"))
+            }
+        }
+        return findings
+    }
+
+    /// SPF, DKIM and DMARC: without them the large mailbox providers junk or refuse the domain's
+    /// mail. What is missing or different comes with the record to publish (`swallow dns`).
+    static func authenticationRecords(_ config: SwallowConfiguration, domain: String, resolver: DNSResolver) async -> [Finding] {
+        let keys = DKIMKeyring(directory: config.dkimDirectory).signingKeys(for: domain)
+        var findings: [Finding] = []
+        if keys.isEmpty {
+            findings.append(Finding(level: .warning, what: "\(domain): no DKIM key, its mail is sent unsigned",
+                                    fix: "swallow dkim generate \(domain), then publish the record it prints"))
+        }
+        let records = PublishedRecords.records(for: domain, config: config, keys: keys).filter {
+            switch $0.kind {
+            case .spf, .dkim, .dmarc: true
+            default: false
+            }
+        }
+        let statuses = await PublishedRecords.check(records, host: config.server.hostname, resolver: resolver)
+        for (record, status) in zip(records, statuses) {
+            let what = record.name.hasPrefix("_dmarc.") ? "DMARC" : record.name.contains("._domainkey.") ? "DKIM" : "SPF"
+            switch status {
+            case .ok:
+                findings.append(Finding(level: .ok, what: "\(domain): \(what) record \(record.name) published"))
+            case .missing:
+                findings.append(Finding(level: .warning, what: "\(domain): no \(what) record at \(record.name)",
+                                        fix: "publish \(record.zoneLine)"))
+            case .different(let published):
+                findings.append(Finding(level: .warning, what: "\(domain): \(what) record at \(record.name) is \(published)",
+                                        fix: "publish \(record.zoneLine)"))
             }
         }
         return findings

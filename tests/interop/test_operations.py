@@ -145,12 +145,12 @@ def test_tls_handshake_failure_is_one_short_line(swallow):
 
 def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
     """`swallow doctor` against dnsmasq: a correct MX says ok; a domain whose MX points
-    elsewhere and a host name without an address are reported with the fix; a world-writable
-    key is a problem (exit status 1)."""
+    elsewhere and a host name without an address are reported with the fix, and so are missing
+    DKIM, SPF and DMARC records; a world-writable key is a problem (exit status 1)."""
     from outbound_helpers import Dnsmasq
     from conftest import HOSTNAME
     good = Dnsmasq(tmp_path, ["--mx-host=example.test,mx.example.test,10", "--host-record=mx.example.test,127.0.0.1",
-                              "--mx-host=other.test,mail.elsewhere.test,10"])
+                              "--mx-host=other.test,mail.elsewhere.test,10", "--txt-record=example.test,v=spf1 mx -all"])
     good.start()
     try:
         srv = swallow_factory(start=False, settings={"dns": {"nameservers": [good.nameserver]}})
@@ -160,6 +160,14 @@ def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
         assert f"ok      {HOSTNAME} has address 127.0.0.1" in r.stdout, r.stdout
         assert "warning other.test: MX is mail.elsewhere.test, not mx.example.test" in r.stdout, r.stdout
         assert 'fix: publish "other.test. MX 10 mx.example.test."' in r.stdout, r.stdout
+        # Sender authentication: SPF published; no key and no DMARC yet, each named with what to do.
+        assert "ok      example.test: SPF record example.test published" in r.stdout, r.stdout
+        assert "warning example.test: no DKIM key, its mail is sent unsigned" in r.stdout, r.stdout
+        assert "fix: swallow dkim generate example.test" in r.stdout, r.stdout
+        assert "warning example.test: no DMARC record at _dmarc.example.test" in r.stdout, r.stdout
+        assert 'fix: publish _dmarc.example.test.\t3600\tIN\tTXT\t"v=DMARC1; p=quarantine;' in r.stdout, r.stdout
+        assert "warning other.test: no SPF record at other.test" in r.stdout, r.stdout
+        assert r.returncode == 0, r.stdout   # warnings only
         key = srv.data_dir / "key.pem"
         key.chmod(0o666)
         r = srv.cli("doctor", check=False)

@@ -248,6 +248,13 @@ final class LineClient: @unchecked Sendable {
         self.iterator = channel.inbound.makeAsyncIterator()
     }
 
+    /// NIOAsyncChannel's writer must be finished before it goes away (a precondition in debug
+    /// builds); the server may not have closed its side yet when the demo is done with it.
+    deinit {
+        channel.outbound.finish()
+        channel.channel.close(promise: nil)
+    }
+
     static func connect(port: Int) async throws -> LineClient {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { ch in

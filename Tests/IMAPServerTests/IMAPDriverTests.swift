@@ -128,7 +128,7 @@ struct IMAPDriverTests {
         await wire.channel.testingEventLoop.advanceTime(by: .seconds(29 * 60))
         try await wire.send("i NOOP\r\n")
         #expect(try await wire.tagged("i").last?.hasPrefix("i OK") == true)
-        await wire.channel.testingEventLoop.advanceTime(by: .seconds(30 * 60 + 1))
+        try await wire.advanceClockUntilOutput(by: .seconds(30 * 60 + 1))
         #expect(try await wire.line() == "* BYE Disconnected for inactivity.")
         try await wire.closed()
     }

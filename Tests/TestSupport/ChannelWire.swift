@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOSSL
@@ -13,31 +14,71 @@ open class ChannelWire {
     }
 
     public func send(_ text: String) async throws {
-        try await channel.writeInbound(ByteBuffer(string: text))
+        do {
+            try await channel.writeInbound(ByteBuffer(string: text))
+        } catch {
+            throw watchdogFired.withLockedValue { $0 } ? NoResponse(pending: pending) : error
+        }
+    }
+
+    /// How long one read waits for the server before the test gives up. Generous: the whole
+    /// suite runs in parallel with the Python interop suite on two cores, and a loaded
+    /// machine can starve the cooperative pool for seconds.
+    public static let readTimeout: Duration = .seconds(60)
+
+    /// The watchdog closed the channel: the server did not answer within `readTimeout`.
+    private let watchdogFired = NIOLockedValueBox(false)
+
+    public struct NoResponse: Error, CustomStringConvertible {
+        public let pending: [UInt8]
+        public var description: String {
+            "no response from the server within \(ChannelWire.readTimeout) (the test closed the channel); unread: \(String(decoding: pending, as: UTF8.self).debugDescription)"
+        }
     }
 
     /// Reads until `complete` finds the end of a response in the pending bytes (its length).
     public func read(_ complete: ([UInt8]) -> Int?) async throws -> [UInt8] {
-        let channel = self.channel
+        let channel = self.channel, fired = watchdogFired
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: ChannelWire.readTimeout)
+            fired.withLockedValue { $0 = true }
             try? await channel.close()
         }
         defer { watchdog.cancel() }
-        while true {
-            if let n = complete(pending) {
-                let response = Array(pending[0..<n])
-                pending.removeFirst(n)
-                return response
+        do {
+            while true {
+                if let n = complete(pending) {
+                    let response = Array(pending[0..<n])
+                    pending.removeFirst(n)
+                    return response
+                }
+                // What was written before the channel closed is still to be read (the wait below
+                // throws once the channel is closed).
+                if let buffer = try await channel.readOutbound(as: ByteBuffer.self) {
+                    pending += buffer.readableBytesView
+                    continue
+                }
+                let buffer = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+                pending += buffer.readableBytesView
             }
-            // What was written before the channel closed is still to be read (the wait below
-            // throws once the channel is closed).
+        } catch {
+            throw watchdogFired.withLockedValue { $0 } ? NoResponse(pending: pending) : error
+        }
+    }
+
+    /// Moves the event loop's clock by `amount`, then a second at a time until the server
+    /// writes something. A deadline does not fire while a command is still being finished
+    /// off the event loop (its completion reaches the loop asynchronously, after the tagged
+    /// reply the test has already read), so one jump can land just before the session is idle.
+    public func advanceClockUntilOutput(by amount: TimeAmount, atMostSeconds: Int = 100) async throws {
+        await channel.testingEventLoop.advanceTime(by: amount)
+        for _ in 0..<atMostSeconds {
             if let buffer = try await channel.readOutbound(as: ByteBuffer.self) {
                 pending += buffer.readableBytesView
-                continue
+                return
             }
-            let buffer = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-            pending += buffer.readableBytesView
+            try await Task.sleep(for: .milliseconds(20))
+            await channel.testingEventLoop.advanceTime(by: .seconds(1))
         }
     }
 
@@ -53,7 +94,7 @@ open class ChannelWire {
     }
 
     public struct NotClosed: Error, CustomStringConvertible {
-        public var description: String { "the server did not close the connection within 30 s" }
+        public var description: String { "the server did not close the connection within \(ChannelWire.readTimeout)" }
     }
 
     /// Waits for the server to close the connection; throws when it does not (the watchdog
@@ -61,7 +102,7 @@ open class ChannelWire {
     public func closed() async throws {
         let channel = self.channel
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: ChannelWire.readTimeout)
             try? await channel.close()
             return true
         }

@@ -439,18 +439,16 @@ actor IMAPSession {
         guard var box = selected, dirty else { return }
         dirty = false
         do {
-            let info = try await store.mailbox(id: box.id)
-            guard info.uidValidity == box.uidValidity else {
+            let sync = try await store.sync(box.id, since: box.highestModSeq)
+            guard sync.uidValidity == box.uidValidity else {
                 box.apply(changed: [], expunged: box.messages.map(\.uid), highestModSeq: box.highestModSeq,
                           uidNext: box.uidNext, claimRecent: { _ in [] })
                 selected = box
                 return
             }
-            if info.highestModSeq > box.highestModSeq || info.uidNext > box.uidNext {
-                let changed = try await store.messages(in: box.id, changedSince: box.highestModSeq)
-                let expunged = try await store.expungedUIDs(in: box.id, since: box.highestModSeq)
+            if sync.highestModSeq > box.highestModSeq || sync.uidNext > box.uidNext {
                 let readOnly = box.readOnly, id = box.id
-                box.apply(changed: changed, expunged: expunged, highestModSeq: info.highestModSeq, uidNext: info.uidNext) { uids in
+                box.apply(changed: sync.changed, expunged: sync.expunged, highestModSeq: sync.highestModSeq, uidNext: sync.uidNext) { uids in
                     readOnly ? services.recent.peek(id, uids: uids) : services.recent.claim(id, uids: uids)
                 }
                 // Another await may have replaced the selection meanwhile.

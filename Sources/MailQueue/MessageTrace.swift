@@ -224,9 +224,9 @@ public final class MessageTrace: Sendable {
         return try await pool.read { db in
             var ids: [String] = []
             if let id = QueueID(idQuery.uppercased()) { ids.append(id.rawValue) }
-            ids += try String.fetchAll(db, sql: "SELECT queue_id FROM trace_message WHERE message_id = ?", arguments: [idQuery])
+            ids += try String.fetchAll(db.cachedStatement(sql: "SELECT queue_id FROM trace_message WHERE message_id = ?"), arguments: [idQuery])
             if idQuery.contains("@") {
-                ids += try String.fetchAll(db, sql: "SELECT queue_id FROM trace_address WHERE address = ?", arguments: [idQuery])
+                ids += try String.fetchAll(db.cachedStatement(sql: "SELECT queue_id FROM trace_address WHERE address = ?"), arguments: [idQuery])
             }
             var seen = Set<String>()
             var found: [TracedMessage] = []
@@ -245,7 +245,7 @@ public final class MessageTrace: Sendable {
     public func recent(limit: Int = 50) async throws -> [TracedMessage] {
         await flush()
         return try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT queue_id FROM trace_message ORDER BY time DESC LIMIT ?", arguments: [limit])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT queue_id FROM trace_message ORDER BY time DESC LIMIT ?"), arguments: [limit])
                 .compactMap { try Self.load($0, db) }
         }
     }
@@ -255,7 +255,7 @@ public final class MessageTrace: Sendable {
         await flush()
         return try await pool.read { db in
             var counts: [TraceEvent.Kind: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, count(*) AS n FROM trace_event WHERE time >= ? GROUP BY kind",
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT kind, count(*) AS n FROM trace_event WHERE time >= ? GROUP BY kind"),
                                         arguments: [since.timeIntervalSince1970]) {
                 if let kind = TraceEvent.Kind(rawValue: row["kind"]) { counts[kind] = row["n"] }
             }
@@ -265,16 +265,16 @@ public final class MessageTrace: Sendable {
 
     private static func load(_ id: String, _ db: Database) throws -> TracedMessage? {
         guard let queueID = QueueID(id) else { return nil }
-        let events = try Row.fetchAll(db, sql: """
+        let events = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT time, kind, recipient, text, data FROM trace_event WHERE queue_id = ? ORDER BY id
-            """, arguments: [id]).map { row -> TraceEvent in
+            """), arguments: [id]).map { row -> TraceEvent in
                 let json = (row["data"] as String?).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
                 return TraceEvent(queueID: queueID, time: Date(timeIntervalSince1970: row["time"]),
                                   kind: TraceEvent.Kind(rawValue: row["kind"]) ?? .admin, recipient: row["recipient"],
                                   text: row["text"], data: json as? [String: String] ?? [:])
             }
         let envelope: TracedEnvelope
-        if let row = try Row.fetchOne(db, sql: "SELECT time, message_id, sender, recipients FROM trace_message WHERE queue_id = ?",
+        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT time, message_id, sender, recipients FROM trace_message WHERE queue_id = ?"),
                                       arguments: [id]) {
             let recipients: String = row["recipients"]
             envelope = TracedEnvelope(queueID: queueID, time: Date(timeIntervalSince1970: row["time"]), messageID: row["message_id"],

@@ -221,7 +221,7 @@ public final class OutboundQueue: Sendable {
     public func size() async throws(QueueError) -> (messages: Int, oldest: Date?) {
         do {
             return try await pool.read { db in
-                let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(arrival) AS oldest FROM queue_message")
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT count(*) AS n, min(arrival) AS oldest FROM queue_message"))
                 let oldest: Double? = row?["oldest"]
                 return (row?["n"] ?? 0, oldest.map { Date(timeIntervalSince1970: $0) })
             }
@@ -233,9 +233,9 @@ public final class OutboundQueue: Sendable {
         let wanted = destination?.lowercased()
         do {
             return try await pool.read { db in
-                let messages = try Row.fetchAll(db, sql: "SELECT id, sender, arrival, held, length(bytes) AS size FROM queue_message ORDER BY id")
+                let messages = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, sender, arrival, held, length(bytes) AS size FROM queue_message ORDER BY id"))
                 var recipients: [String: [QueuedMessage.Recipient]] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM queue_recipient ORDER BY message_id, address") {
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM queue_recipient ORDER BY message_id, address")) {
                     recipients[row["message_id"], default: []].append(Self.recipient(row))
                 }
                 return messages.compactMap { row in
@@ -252,10 +252,10 @@ public final class OutboundQueue: Sendable {
     public func message(_ id: QueueID) async throws(QueueError) -> QueuedMessage {
         do {
             return try await pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM queue_message WHERE id = ?", arguments: [id.rawValue]) else {
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM queue_message WHERE id = ?"), arguments: [id.rawValue]) else {
                     throw QueueError.notFound(id.rawValue)
                 }
-                let recipients = try Row.fetchAll(db, sql: "SELECT * FROM queue_recipient WHERE message_id = ? ORDER BY address",
+                let recipients = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM queue_recipient WHERE message_id = ? ORDER BY address"),
                                                   arguments: [id.rawValue]).map(Self.recipient)
                 return QueuedMessage(id: id, sender: row["sender"], recipients: recipients,
                                      arrival: Date(timeIntervalSince1970: row["arrival"]), bytes: [UInt8](row["bytes"] as Data),
@@ -268,7 +268,7 @@ public final class OutboundQueue: Sendable {
     public func delete(_ id: QueueID) async throws(QueueError) {
         do {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM queue_message WHERE id = ?", arguments: [id.rawValue])
+                try db.cachedStatement(sql: "DELETE FROM queue_message WHERE id = ?").execute(arguments: [id.rawValue])
                 guard db.changesCount == 1 else { throw QueueError.notFound(id.rawValue) }
             }
         } catch { throw Self.map(error) }
@@ -293,7 +293,7 @@ public final class OutboundQueue: Sendable {
                 }
                 var count = 0
                 let update = try db.cachedStatement(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND address = ?")
-                for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                for row in try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) {
                     let address: String = row["address"]
                     if let wanted, recipientDomain(address) != wanted { continue }
                     try update.execute(arguments: [now.timeIntervalSince1970, row["message_id"] as String, address])
@@ -317,9 +317,9 @@ public final class OutboundQueue: Sendable {
     private func setHeld(_ id: QueueID, _ held: Bool, nextAttempt: Double) async throws(QueueError) {
         do {
             try await pool.write { db in
-                try db.execute(sql: "UPDATE queue_message SET held = ? WHERE id = ?", arguments: [held, id.rawValue])
+                try db.cachedStatement(sql: "UPDATE queue_message SET held = ? WHERE id = ?").execute(arguments: [held, id.rawValue])
                 guard db.changesCount == 1 else { throw QueueError.notFound(id.rawValue) }
-                try db.execute(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND +state = 0",
+                try db.cachedStatement(sql: "UPDATE queue_recipient SET next_attempt = ? WHERE message_id = ? AND +state = 0").execute(
                                arguments: [nextAttempt, id.rawValue])
             }
         } catch { throw Self.map(error) }

@@ -50,6 +50,9 @@ public protocol MailStore: Sendable {
     func messages(in mailbox: MailboxID, changedSince modSeq: UInt64) async throws(StoreError) -> [MessageSummary]
     /// UIDs expunged after `modSeq` (RFC 7162 §3.2.5 VANISHED (EARLIER)).
     func expungedUIDs(in mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> [UInt32]
+    /// What changed in a mailbox after `modSeq`, read in one snapshot (a selected mailbox's
+    /// resync: three separate reads could disagree when a writer commits between them).
+    func sync(_ mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> MailboxSync
     /// The message's exact bytes; `.expunged` when it is gone.
     func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8]
     /// Several messages' bytes in one read (FETCH and SEARCH over ranges); expunged ones are

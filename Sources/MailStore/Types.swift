@@ -215,3 +215,22 @@ public struct QuotaUsage: Sendable, Hashable {
         self.bytes = bytes; self.messages = messages; self.limitBytes = limitBytes
     }
 }
+
+/// A mailbox's changes after a MODSEQ, from one snapshot (`MailStore.sync`).
+public struct MailboxSync: Sendable {
+    public let uidValidity: UInt32
+    public let uidNext: UInt32
+    public let highestModSeq: UInt64
+    /// Messages whose MODSEQ is greater than the one asked about, in UID order.
+    public let changed: [MessageSummary]
+    /// UIDs expunged after it, ascending.
+    public let expunged: [UInt32]
+
+    public init(uidValidity: UInt32, uidNext: UInt32, highestModSeq: UInt64, changed: [MessageSummary], expunged: [UInt32]) {
+        self.uidValidity = uidValidity
+        self.uidNext = uidNext
+        self.highestModSeq = highestModSeq
+        self.changed = changed
+        self.expunged = expunged
+    }
+}

@@ -15,7 +15,7 @@ enum BodyWriter {
 
     /// Inserts a body row holding `bytes`; returns its id.
     static func insert(_ bytes: [UInt8], _ db: Database) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO message_body (bytes) VALUES (zeroblob(?))", arguments: [bytes.count])
+        try db.cachedStatement(sql: "INSERT INTO message_body (bytes) VALUES (zeroblob(?))").execute(arguments: [bytes.count])
         let id = db.lastInsertedRowID
         guard !bytes.isEmpty else { return id }
         var handle: OpaquePointer?

@@ -16,7 +16,7 @@ struct ChangeSet: Sendable {
     func log(_ db: Database, origin: String) throws {
         let now = unixNow()
         for c in changes {
-            try db.execute(sql: "INSERT INTO change_log (origin, account_id, mailbox_id, kind, at) VALUES (?, ?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO change_log (origin, account_id, mailbox_id, kind, at) VALUES (?, ?, ?, ?, ?)").execute(
                            arguments: [origin, c.user.rawValue, c.mailbox?.rawValue, c.kind.code, now])
         }
     }
@@ -52,9 +52,9 @@ extension SQLiteMailStore {
     public func pollForeignChanges(after: Int64?) async throws(StoreError) -> Int64 {
         let origin = self.origin
         let (rows, last) = try await read { db -> ([StoreChange], Int64) in
-            let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM change_log") ?? 0
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM change_log")) ?? 0
             guard let after else { return ([], last) }
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq",
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM change_log WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq"),
                                         arguments: [after, last, origin])
             let changes = rows.compactMap { row -> StoreChange? in
                 guard let kind = StoreChange.Kind(code: row["kind"]) else { return nil }
@@ -70,7 +70,7 @@ extension SQLiteMailStore {
     public func pruneChangeLog() async throws(StoreError) {
         let cutoff = unixNow() - Self.changeLogRetention
         try await db.write(mapError: Self.mapError) { db in
-            try db.execute(sql: "DELETE FROM change_log WHERE at < ?", arguments: [cutoff])
+            try db.cachedStatement(sql: "DELETE FROM change_log WHERE at < ?").execute(arguments: [cutoff])
         }
     }
 }

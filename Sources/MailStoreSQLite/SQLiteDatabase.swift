@@ -40,6 +40,14 @@ public final class SQLiteDatabase: Sendable {
         do { return try await pool.write(body) } catch { throw mapError(error) }
     }
 
+    /// `write` without an fsync of its own (see `DurablePool.writeRelaxed`): for flag changes
+    /// and expunges, never for anything that acknowledges mail.
+    func writeRelaxed<T: Sendable, E: Error>(
+        mapError: @Sendable (any Error) -> E, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(E) -> T {
+        do { return try await DurablePool.writeRelaxed(pool, body) } catch { throw mapError(error) }
+    }
+
     func read<T: Sendable, E: Error>(
         mapError: @Sendable (any Error) -> E, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(E) -> T {
@@ -49,3 +57,12 @@ public final class SQLiteDatabase: Sendable {
 
 /// Seconds since 1970, as every timestamp column stores them.
 func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+extension Database {
+    /// A prepared statement: from the connection's cache when `cached` (statements run on every
+    /// command are compiled once per connection, not each time: compiling and GRDB's
+    /// authorizer cost more than running them), compiled for one use otherwise.
+    func statement(sql: String, cached: Bool) throws -> Statement {
+        cached ? try cachedStatement(sql: sql) : try makeStatement(sql: sql)
+    }
+}

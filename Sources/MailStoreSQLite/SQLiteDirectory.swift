@@ -34,7 +34,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
 
     public func account(id: UserID) async throws(DirectoryError) -> Account? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM account WHERE id = ?", arguments: [id.rawValue]).map(Self.account(row:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE id = ?"), arguments: [id.rawValue]).map(Self.account(row:))
         }
     }
 
@@ -60,7 +60,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
         let resolution = try await resolve(recipient: "\(base)@\(domain)")
         guard case .deliver(let accounts, _) = resolution else { return false }
         let isAlias = try await read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM alias WHERE source = ?)", arguments: [own]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM alias WHERE source = ?)"), arguments: [own]) ?? false
         }
         return isAlias && accounts.contains { $0.id == account.id }
     }
@@ -88,7 +88,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
                 if !accounts.contains(where: { $0.id == account.id }) { accounts.append(account) }
                 found = true
             }
-            let targets = try String.fetchAll(db, sql: "SELECT target FROM alias WHERE source = ? ORDER BY target", arguments: [candidate])
+            let targets = try String.fetchAll(db.cachedStatement(sql: "SELECT target FROM alias WHERE source = ? ORDER BY target"), arguments: [candidate])
             for target in targets {
                 guard let (tl, td) = DirectoryAddress.split(target) else { continue }
                 try expand(db, local: tl, domain: td, depth: depth + 1, accounts: &accounts, forward: &forward, seen: &seen)
@@ -97,7 +97,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
             if found { return }
         }
         // The catch-all applies only when nothing more specific matched.
-        let catchAll = try String.fetchAll(db, sql: "SELECT target FROM alias WHERE source = ? ORDER BY target", arguments: ["@\(domain)"])
+        let catchAll = try String.fetchAll(db.cachedStatement(sql: "SELECT target FROM alias WHERE source = ? ORDER BY target"), arguments: ["@\(domain)"])
         for target in catchAll {
             guard let (tl, td) = DirectoryAddress.split(target) else { continue }
             try expand(db, local: tl, domain: td, depth: depth + 1, accounts: &accounts, forward: &forward, seen: &seen)
@@ -111,7 +111,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
         guard DirectoryAddress.isValidDomain(name) else { throw .invalidDomain(domain) }
         try await write { db in
             guard try Self.domainID(db, name) == nil else { throw DirectoryError.domainExists(name) }
-            try db.execute(sql: "INSERT INTO domain (name, created_at) VALUES (?, ?)", arguments: [name, unixNow()])
+            try db.cachedStatement(sql: "INSERT INTO domain (name, created_at) VALUES (?, ?)").execute(arguments: [name, unixNow()])
         }
     }
 
@@ -119,16 +119,16 @@ public struct SQLiteDirectory: DirectoryAdministration {
         let name = domain.lowercased()
         try await write { db in
             guard let id = try Self.domainID(db, name) else { throw DirectoryError.unknownDomain(name) }
-            let users = try Int.fetchOne(db, sql: "SELECT count(*) FROM account WHERE domain_id = ?", arguments: [id]) ?? 0
+            let users = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM account WHERE domain_id = ?"), arguments: [id]) ?? 0
             guard users == 0 else { throw DirectoryError.domainInUse(name, accounts: users) }
-            try db.execute(sql: "DELETE FROM alias WHERE source = ? OR source LIKE ? ESCAPE '\\'",
+            try db.cachedStatement(sql: "DELETE FROM alias WHERE source = ? OR source LIKE ? ESCAPE '\\'").execute(
                            arguments: ["@\(name)", "%@" + Self.escapeLike(name)])
-            try db.execute(sql: "DELETE FROM domain WHERE id = ?", arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM domain WHERE id = ?").execute(arguments: [id])
         }
     }
 
     public func listDomains() async throws(DirectoryError) -> [String] {
-        try await read { db in try String.fetchAll(db, sql: "SELECT name FROM domain ORDER BY name") }
+        try await read { db in try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM domain ORDER BY name")) }
     }
 
     @discardableResult
@@ -138,10 +138,10 @@ public struct SQLiteDirectory: DirectoryAdministration {
             let (_, domain) = DirectoryAddress.split(canonical)!
             guard let domainID = try Self.domainID(db, domain) else { throw DirectoryError.unknownDomain(domain) }
             guard try Self.account(db, address: canonical) == nil else { throw DirectoryError.userExists(canonical) }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO account (address, domain_id, password_hash, scram, quota_bytes, created_at)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [canonical, domainID, passwordHash, scram, quotaBytes, unixNow()])
+                """).execute(arguments: [canonical, domainID, passwordHash, scram, quotaBytes, unixNow()])
             return Account(id: UserID(db.lastInsertedRowID), address: canonical, passwordHash: passwordHash,
                            scram: scram, quotaBytes: quotaBytes)
         }
@@ -149,7 +149,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
 
     public func setPassword(_ address: String, passwordHash: String, scram: String?) async throws(DirectoryError) {
         try await write { db in
-            try db.execute(sql: "UPDATE account SET password_hash = ?, scram = ? WHERE address = ?",
+            try db.cachedStatement(sql: "UPDATE account SET password_hash = ?, scram = ? WHERE address = ?").execute(
                            arguments: [passwordHash, scram, address])
             guard db.changesCount == 1 else { throw DirectoryError.unknownUser(address) }
         }
@@ -157,7 +157,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
 
     public func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError) {
         try await write { db in
-            try db.execute(sql: "UPDATE account SET quota_bytes = ? WHERE address = ?", arguments: [max(0, quotaBytes), address])
+            try db.cachedStatement(sql: "UPDATE account SET quota_bytes = ? WHERE address = ?").execute(arguments: [max(0, quotaBytes), address])
             guard db.changesCount == 1 else { throw DirectoryError.unknownUser(address) }
         }
     }
@@ -166,15 +166,15 @@ public struct SQLiteDirectory: DirectoryAdministration {
         try await write { db in
             guard let account = try Self.account(db, address: address) else { throw DirectoryError.unknownUser(address) }
             // Cascades to mailboxes, messages and subscriptions; then free the bodies no one references.
-            try db.execute(sql: "DELETE FROM account WHERE id = ?", arguments: [account.id.rawValue])
-            try db.execute(sql: "DELETE FROM message_body WHERE NOT EXISTS (SELECT 1 FROM message WHERE body_id = message_body.id)")
-            try db.execute(sql: "DELETE FROM alias WHERE target = ?", arguments: [account.address])
+            try db.cachedStatement(sql: "DELETE FROM account WHERE id = ?").execute(arguments: [account.id.rawValue])
+            try db.cachedStatement(sql: "DELETE FROM message_body WHERE NOT EXISTS (SELECT 1 FROM message WHERE body_id = message_body.id)").execute()
+            try db.cachedStatement(sql: "DELETE FROM alias WHERE target = ?").execute(arguments: [account.address])
         }
     }
 
     public func listUsers() async throws(DirectoryError) -> [Account] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY address").map(Self.account(row:))
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM account ORDER BY address")).map(Self.account(row:))
         }
     }
 
@@ -194,7 +194,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
             guard try Self.domainID(db, domain) != nil else { throw DirectoryError.unknownDomain(domain) }
             var added = 0
             for target in dsts {
-                try db.execute(sql: "INSERT OR IGNORE INTO alias (source, target) VALUES (?, ?)", arguments: [src, target])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO alias (source, target) VALUES (?, ?)").execute(arguments: [src, target])
                 added += db.changesCount
             }
             guard added > 0 else { throw DirectoryError.aliasExists(src) }
@@ -203,7 +203,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
 
     public func removeAlias(_ source: String) async throws(DirectoryError) {
         try await write { db in
-            try db.execute(sql: "DELETE FROM alias WHERE source = ?", arguments: [source])
+            try db.cachedStatement(sql: "DELETE FROM alias WHERE source = ?").execute(arguments: [source])
             guard db.changesCount > 0 else { throw DirectoryError.unknownAlias(source) }
         }
     }
@@ -211,7 +211,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
     public func listAliases() async throws(DirectoryError) -> [AliasEntry] {
         try await read { db in
             var entries: [AliasEntry] = []
-            for row in try Row.fetchAll(db, sql: "SELECT source, target FROM alias ORDER BY source, target") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT source, target FROM alias ORDER BY source, target")) {
                 let source: String = row["source"], target: String = row["target"]
                 if let last = entries.last, last.source == source {
                     entries[entries.count - 1] = AliasEntry(source: source, targets: last.targets + [target])
@@ -226,11 +226,11 @@ public struct SQLiteDirectory: DirectoryAdministration {
     // MARK: Rows
 
     static func domainID(_ db: Database, _ domain: String) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT id FROM domain WHERE name = ?", arguments: [domain.lowercased()])
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM domain WHERE name = ?"), arguments: [domain.lowercased()])
     }
 
     static func account(_ db: Database, address: String) throws -> Account? {
-        try Row.fetchOne(db, sql: "SELECT * FROM account WHERE address = ?", arguments: [address]).map(account(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE address = ?"), arguments: [address]).map(account(row:))
     }
 
     static func account(row: Row) -> Account {

@@ -91,12 +91,12 @@ extension SQLiteMailStore {
         let modseq = (row["highest_modseq"] as Int64) + 1
         let bodyID = try bodies.id(for: message.body, db)
         let flags = message.flags
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id, prefix)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [mailboxID, uid, modseq, flags.system.rawValue, flags.keywords.joined(separator: " "),
+            """).execute(arguments: [mailboxID, uid, modseq, flags.system.rawValue, flags.keywords.joined(separator: " "),
                              message.internalDate.seconds, message.internalDate.zoneMinutes, size, bodyID, Data(message.prefix)])
-        try db.execute(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
+        try db.cachedStatement(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?").execute(
                        arguments: [Int64(uid) + 1, modseq, mailboxID])
         changes.add(delivery.user, MailboxID(mailboxID), .messagesAdded)
         return AppendResult(mailbox: MailboxID(mailboxID), uidValidity: UInt32(truncatingIfNeeded: row["uidvalidity"] as Int64),
@@ -105,14 +105,14 @@ extension SQLiteMailStore {
 
     /// Adds to (or, negative, removes from) the account's usage, refusing to go over its quota.
     static func charge(_ db: Database, _ user: UserID, bytes: Int64, messages: Int64) throws {
-        guard let row = try Row.fetchOne(db, sql: "SELECT used_bytes, quota_bytes FROM account WHERE id = ?", arguments: [user.rawValue]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT used_bytes, quota_bytes FROM account WHERE id = ?"), arguments: [user.rawValue]) else {
             throw StoreError.notFound("account \(user)")
         }
         let used: Int64 = row["used_bytes"], quota: Int64 = row["quota_bytes"]
         if bytes > 0, quota > 0, used + bytes > quota {
             throw StoreError.overQuota(limit: quota, used: used, needed: bytes)
         }
-        try db.execute(sql: "UPDATE account SET used_bytes = max(0, used_bytes + ?), message_count = max(0, message_count + ?) WHERE id = ?",
+        try db.cachedStatement(sql: "UPDATE account SET used_bytes = max(0, used_bytes + ?), message_count = max(0, message_count + ?) WHERE id = ?").execute(
                        arguments: [bytes, messages, user.rawValue])
     }
 

@@ -10,24 +10,44 @@ extension SQLiteMailStore {
 
     public func messages(in mailbox: MailboxID, changedSince modSeq: UInt64) async throws(StoreError) -> [MessageSummary] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
                              arguments: [mailbox.rawValue, Int64(clamping: modSeq)]).map(Self.summary)
         }
     }
 
     public func expungedUIDs(in mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> [UInt32] {
         try await read { db in
-            try UInt32.fetchAll(db, sql: "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            try UInt32.fetchAll(db.cachedStatement(sql: "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
                                 arguments: [mailbox.rawValue, Int64(clamping: modSeq)])
+        }
+    }
+
+    public func sync(_ mailbox: MailboxID, since modSeq: UInt64) async throws(StoreError) -> MailboxSync {
+        try await read { db in
+            // Not `mailboxByID`'s counts: a resync needs only the three numbers, and counting
+            // is a scan of the whole mailbox.
+            guard let box = try Row.fetchOne(db.cachedStatement(sql: "SELECT uidvalidity, uidnext, highest_modseq FROM mailbox WHERE id = ?"),
+                                             arguments: [mailbox.rawValue]) else {
+                throw StoreError.notFound("mailbox \(mailbox)")
+            }
+            let since = Int64(clamping: modSeq)
+            // Both through the (mailbox_id, modseq) keys: nothing is read when nothing changed.
+            let changed = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
+                                           arguments: [mailbox.rawValue, since]).map(Self.summary)
+            let expunged = try UInt32.fetchAll(db.cachedStatement(sql: "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
+                                               arguments: [mailbox.rawValue, since])
+            return MailboxSync(uidValidity: UInt32(truncatingIfNeeded: box["uidvalidity"] as Int64),
+                               uidNext: UInt32(truncatingIfNeeded: box["uidnext"] as Int64),
+                               highestModSeq: UInt64(box["highest_modseq"] as Int64), changed: changed, expunged: expunged)
         }
     }
 
     public func messageBytes(in mailbox: MailboxID, uid: UInt32) async throws(StoreError) -> [UInt8] {
         try await read { db in
             // A cursor, not fetchOne: its row's blobs are read in place, not copied first.
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id WHERE m.mailbox_id = ? AND m.uid = ?
-                """, arguments: [mailbox.rawValue, uid])
+                """), arguments: [mailbox.rawValue, uid])
             guard let row = try rows.next() else { throw StoreError.expunged }
             return Self.messageBytes(row)
         }
@@ -36,11 +56,11 @@ extension SQLiteMailStore {
     public func messageBytes(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]] {
         try await read { db in
             var result: [UInt32: [UInt8]] = [:]
-            try Self.forEachRangeSlice(uids) { condition, arguments in
-                let rows = try Row.fetchCursor(db, sql: """
+            try Self.forEachRangeSlice(uids) { condition, arguments, cacheable in
+                let rows = try Row.fetchCursor(db.statement(sql: """
                     SELECT m.uid, m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id
                     WHERE m.mailbox_id = ? AND (\(condition))
-                    """, arguments: [mailbox.rawValue] + arguments)
+                    """, cached: cacheable), arguments: [mailbox.rawValue] + arguments)
                 while let row = try rows.next() {
                     result[UInt32(truncatingIfNeeded: row["uid"] as Int64)] = Self.messageBytes(row)
                 }
@@ -51,7 +71,7 @@ extension SQLiteMailStore {
 
     public func setFlags(in mailbox: MailboxID, uids: UIDSet, _ operation: FlagOperation, _ flags: MessageFlags,
                          unchangedSince: UInt64?) async throws(StoreError) -> FlagUpdateResult {
-        try await write { db, changes in
+        try await write(durable: false) { db, changes in
             let box = try Self.mailboxByID(db, mailbox)
             let current = try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids)
             var modified: [UInt32] = []
@@ -68,10 +88,10 @@ extension SQLiteMailStore {
             guard !pending.isEmpty else { return FlagUpdateResult(updated: [], modified: modified) }
             // One new MODSEQ for the whole command (RFC 7162 §3.1.1 allows sharing).
             let modseq = (box["highest_modseq"] as Int64) + 1
-            try db.execute(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?", arguments: [modseq, mailbox.rawValue])
+            try db.cachedStatement(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?").execute(arguments: [modseq, mailbox.rawValue])
             var updated: [MessageSummary] = []
             for (message, newFlags) in pending {
-                try db.execute(sql: "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                try db.cachedStatement(sql: "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?").execute(
                                arguments: [newFlags.system.rawValue, newFlags.keywords.joined(separator: " "), modseq,
                                            mailbox.rawValue, message.uid])
                 updated.append(MessageSummary(uid: message.uid, modSeq: UInt64(modseq), flags: newFlags,
@@ -120,7 +140,7 @@ extension SQLiteMailStore {
     }
 
     public func expunge(in mailbox: MailboxID, uids: UIDSet?) async throws(StoreError) -> [UInt32] {
-        try await write { db, changes in
+        try await write(durable: false) { db, changes in
             let box = try Self.mailboxByID(db, mailbox)
             let doomed = try Self.summaries(db, mailbox: mailbox.rawValue, uids: uids ?? .all)
                 .filter { $0.flags.system.contains(.deleted) }.map(\.uid)
@@ -136,23 +156,23 @@ extension SQLiteMailStore {
     static func copyMessages(_ db: Database, _ user: UserID, from source: Int64, uids: [UInt32], to target: Int64,
                              _ changes: inout ChangeSet) throws -> [(source: UInt32, destination: UInt32)] {
         guard !uids.isEmpty else { return [] }
-        let box = try Row.fetchOne(db, sql: "SELECT uidnext, highest_modseq FROM mailbox WHERE id = ?", arguments: [target])!
+        let box = try Row.fetchOne(db.cachedStatement(sql: "SELECT uidnext, highest_modseq FROM mailbox WHERE id = ?"), arguments: [target])!
         var next: Int64 = box["uidnext"]
         let modseq = (box["highest_modseq"] as Int64) + 1
         var pairs: [(source: UInt32, destination: UInt32)] = []
         var bytes: Int64 = 0
         for uid in uids {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_zone, size, body_id, prefix)
                 SELECT ?, ?, ?, flags, keywords, internal_date, internal_zone, size, body_id, prefix
                 FROM message WHERE mailbox_id = ? AND uid = ?
-                """, arguments: [target, next, modseq, source, uid])
-            bytes += try Int64.fetchOne(db, sql: "SELECT size FROM message WHERE mailbox_id = ? AND uid = ?", arguments: [target, next]) ?? 0
+                """).execute(arguments: [target, next, modseq, source, uid])
+            bytes += try Int64.fetchOne(db.cachedStatement(sql: "SELECT size FROM message WHERE mailbox_id = ? AND uid = ?"), arguments: [target, next]) ?? 0
             pairs.append((uid, UInt32(truncatingIfNeeded: next)))
             next += 1
         }
         try charge(db, user, bytes: bytes, messages: Int64(uids.count))
-        try db.execute(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?", arguments: [next, modseq, target])
+        try db.cachedStatement(sql: "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?").execute(arguments: [next, modseq, target])
         changes.add(user, MailboxID(target), .messagesAdded)
         return pairs
     }
@@ -160,34 +180,34 @@ extension SQLiteMailStore {
     /// Removes messages, remembers their UIDs for QRESYNC, and frees bodies no copy uses.
     static func deleteMessages(_ db: Database, _ user: UserID, mailbox: Int64, uids: [UInt32], _ changes: inout ChangeSet) throws {
         guard !uids.isEmpty else { return }
-        let modseq = (try Int64.fetchOne(db, sql: "SELECT highest_modseq FROM mailbox WHERE id = ?", arguments: [mailbox]) ?? 0) + 1
+        let modseq = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT highest_modseq FROM mailbox WHERE id = ?"), arguments: [mailbox]) ?? 0) + 1
         var bytes: Int64 = 0
         var bodies = Set<Int64>()
         for uid in uids {
-            guard let row = try Row.fetchOne(db, sql: "SELECT size, body_id FROM message WHERE mailbox_id = ? AND uid = ?",
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT size, body_id FROM message WHERE mailbox_id = ? AND uid = ?"),
                                              arguments: [mailbox, uid]) else { continue }
             bytes += row["size"] as Int64
             bodies.insert(row["body_id"])
-            try db.execute(sql: "DELETE FROM message WHERE mailbox_id = ? AND uid = ?", arguments: [mailbox, uid])
-            try db.execute(sql: "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", arguments: [mailbox, uid, modseq])
+            try db.cachedStatement(sql: "DELETE FROM message WHERE mailbox_id = ? AND uid = ?").execute(arguments: [mailbox, uid])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)").execute(arguments: [mailbox, uid, modseq])
         }
         for body in bodies {
-            try db.execute(sql: "DELETE FROM message_body WHERE id = ? AND NOT EXISTS (SELECT 1 FROM message WHERE body_id = ?)",
+            try db.cachedStatement(sql: "DELETE FROM message_body WHERE id = ? AND NOT EXISTS (SELECT 1 FROM message WHERE body_id = ?)").execute(
                            arguments: [body, body])
         }
         try charge(db, user, bytes: -bytes, messages: -Int64(uids.count))
-        try db.execute(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?", arguments: [modseq, mailbox])
+        try db.cachedStatement(sql: "UPDATE mailbox SET highest_modseq = ? WHERE id = ?").execute(arguments: [modseq, mailbox])
         changes.add(user, MailboxID(mailbox), .messagesExpunged)
     }
 
     static func removeAllMessages(_ db: Database, _ user: UserID, mailbox: Int64) throws {
         var ignored = ChangeSet()
-        let uids = try UInt32.fetchAll(db, sql: "SELECT uid FROM message WHERE mailbox_id = ?", arguments: [mailbox])
+        let uids = try UInt32.fetchAll(db.cachedStatement(sql: "SELECT uid FROM message WHERE mailbox_id = ?"), arguments: [mailbox])
         try deleteMessages(db, user, mailbox: mailbox, uids: uids, &ignored)
     }
 
     static func mailboxByID(_ db: Database, _ id: MailboxID) throws -> Row {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE id = ?", arguments: [id.rawValue]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE id = ?"), arguments: [id.rawValue]) else {
             throw StoreError.notFound("mailbox \(id)")
         }
         return row
@@ -196,16 +216,18 @@ extension SQLiteMailStore {
     /// Message rows whose UIDs are in `uids`, in UID order.
     static func summaries(_ db: Database, mailbox: Int64, uids: UIDSet) throws -> [MessageSummary] {
         var result: [MessageSummary] = []
-        try forEachRangeSlice(uids) { condition, arguments in
-            result += try Row.fetchAll(db, sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
+        try forEachRangeSlice(uids) { condition, arguments, cacheable in
+            result += try Row.fetchAll(db.statement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
+                                                    cached: cacheable),
                                        arguments: [mailbox] + arguments).map(summary)
         }
         return result
     }
 
     /// Calls `body` with an SQL condition on `uid` for each slice of the set's ranges, so large
-    /// sets stay under SQLite's bound-parameter limit.
-    static func forEachRangeSlice(_ uids: UIDSet, _ body: (String, StatementArguments) throws -> Void) throws {
+    /// sets stay under SQLite's bound-parameter limit. `cacheable`: the condition is one of the
+    /// few common shapes (up to `cachedRangeCount` ranges), worth keeping prepared.
+    static func forEachRangeSlice(_ uids: UIDSet, _ body: (String, StatementArguments, _ cacheable: Bool) throws -> Void) throws {
         let rangesPerQuery = 200
         var start = 0
         while start < uids.ranges.count {
@@ -215,10 +237,14 @@ extension SQLiteMailStore {
                 arguments += [Int64(r.lowerBound), Int64(r.upperBound)]
                 return "uid BETWEEN ? AND ?"
             }.joined(separator: " OR ")
-            try body(condition, arguments)
+            try body(condition, arguments, slice.count <= cachedRangeCount)
             start += rangesPerQuery
         }
     }
+
+    /// Statements over at most this many UID ranges stay in each connection's statement cache;
+    /// longer ones are compiled for their one use, so the cache stays small.
+    static let cachedRangeCount = 4
 
     static func summary(_ row: Row) -> MessageSummary {
         let keywords: String = row["keywords"]

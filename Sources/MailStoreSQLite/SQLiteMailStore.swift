@@ -32,14 +32,20 @@ public final class SQLiteMailStore: MailStore {
     }
 
     /// One write transaction; the changes it records are published after it has committed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout ChangeSet) throws -> T) async throws(StoreError) -> T {
+    /// `durable: false` for changes that acknowledge no mail (flags, expunges): committed
+    /// without an fsync of their own (see `DurablePool.writeRelaxed`).
+    func write<T: Sendable>(durable: Bool = true,
+                            _ body: @escaping @Sendable (Database, inout ChangeSet) throws -> T) async throws(StoreError) -> T {
         let origin = self.origin
-        let (value, changeSet) = try await db.write(mapError: Self.mapError) { db in
+        let transaction: @Sendable (Database) throws -> (T, ChangeSet) = { db in
             var set = ChangeSet()
             let value = try body(db, &set)
             try set.log(db, origin: origin)
             return (value, set)
         }
+        let (value, changeSet) = durable
+            ? try await db.write(mapError: Self.mapError, transaction)
+            : try await db.writeRelaxed(mapError: Self.mapError, transaction)
         for change in changeSet.changes { changes.publish(change) }
         return value
     }
@@ -51,34 +57,34 @@ public final class SQLiteMailStore: MailStore {
     }
 
     static func ensureDefaults(_ db: Database, _ user: UserID, _ changes: inout ChangeSet) throws {
-        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM account WHERE id = ?", arguments: [user.rawValue]) == 1 else {
+        guard try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM account WHERE id = ?"), arguments: [user.rawValue]) == 1 else {
             throw StoreError.notFound("account \(user)")
         }
         if try mailboxRow(db, user, "INBOX") == nil {
             try insertMailbox(db, user, "INBOX", specialUse: nil, &changes)
-            try db.execute(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, 'INBOX')", arguments: [user.rawValue])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, 'INBOX')").execute(arguments: [user.rawValue])
         }
         for (name, use) in SpecialUse.defaultMailboxes {
-            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM mailbox WHERE account_id = ? AND special_use = ?",
+            let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM mailbox WHERE account_id = ? AND special_use = ?"),
                                               arguments: [user.rawValue, use.rawValue])
             guard existing == nil, try mailboxRow(db, user, name) == nil else { continue }
             try insertMailbox(db, user, name, specialUse: use, &changes)
-            try db.execute(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, ?)", arguments: [user.rawValue, name])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, ?)").execute(arguments: [user.rawValue, name])
         }
     }
 
     public func listMailboxes(_ user: UserID) async throws(StoreError) -> [MailboxInfo] {
         try await read { db in
             let counts = try Self.countsByMailbox(db, user)
-            let subscribed = Set(try String.fetchAll(db, sql: "SELECT name FROM subscription WHERE account_id = ?", arguments: [user.rawValue]))
-            return try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE account_id = ? ORDER BY name", arguments: [user.rawValue])
+            let subscribed = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM subscription WHERE account_id = ?"), arguments: [user.rawValue]))
+            return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE account_id = ? ORDER BY name"), arguments: [user.rawValue])
                 .map { row in Self.info(row, counts[row["id"]] ?? .zero, subscribed: subscribed.contains(row["name"])) }
         }
     }
 
     public func listSubscriptions(_ user: UserID) async throws(StoreError) -> [String] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM subscription WHERE account_id = ? ORDER BY name", arguments: [user.rawValue])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM subscription WHERE account_id = ? ORDER BY name"), arguments: [user.rawValue])
         }
     }
 
@@ -92,7 +98,7 @@ public final class SQLiteMailStore: MailStore {
 
     public func mailbox(id: MailboxID) async throws(StoreError) -> MailboxInfo {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE id = ?", arguments: [id.rawValue]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE id = ?"), arguments: [id.rawValue]) else {
                 throw StoreError.notFound("mailbox \(id)")
             }
             return try Self.info(db, row)
@@ -108,7 +114,7 @@ public final class SQLiteMailStore: MailStore {
                 // A \Noselect name kept for its children becomes a real mailbox again, with a
                 // new UIDVALIDITY (RFC 9051 §2.3.1.1: names are never reused with old UIDs).
                 let validity = try Self.nextUIDValidity(db)
-                try db.execute(sql: "UPDATE mailbox SET selectable = 1, uidvalidity = ?, uidnext = 1, special_use = ? WHERE id = ?",
+                try db.cachedStatement(sql: "UPDATE mailbox SET selectable = 1, uidvalidity = ?, uidnext = 1, special_use = ? WHERE id = ?").execute(
                                arguments: [validity, specialUse?.rawValue, row["id"] as Int64])
                 changes.add(user, nil, .mailboxesChanged)
             } else {
@@ -127,16 +133,16 @@ public final class SQLiteMailStore: MailStore {
         try await write { db, changes in
             guard let row = try Self.mailboxRow(db, user, n) else { throw StoreError.notFound(n) }
             let id: Int64 = row["id"]
-            let hasChildren = try Bool.fetchOne(db, sql: """
+            let hasChildren = try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM mailbox WHERE account_id = ? AND substr(name, 1, ?) = ?)
-                """, arguments: [user.rawValue, n.unicodeScalars.count + 1, n + "/"]) ?? false
+                """), arguments: [user.rawValue, n.unicodeScalars.count + 1, n + "/"]) ?? false
             try Self.removeAllMessages(db, user, mailbox: id)
             if hasChildren {
                 // RFC 9051 §6.3.5: a name with inferiors that is already \Noselect cannot be deleted.
                 guard row["selectable"] as Bool else { throw StoreError.notPermitted("\(n) has children and is not selectable") }
-                try db.execute(sql: "UPDATE mailbox SET selectable = 0 WHERE id = ?", arguments: [id])
+                try db.cachedStatement(sql: "UPDATE mailbox SET selectable = 0 WHERE id = ?").execute(arguments: [id])
             } else {
-                try db.execute(sql: "DELETE FROM mailbox WHERE id = ?", arguments: [id])
+                try db.cachedStatement(sql: "DELETE FROM mailbox WHERE id = ?").execute(arguments: [id])
             }
             changes.add(user, MailboxID(id), .messagesExpunged)
             changes.add(user, nil, .mailboxesChanged)
@@ -159,14 +165,14 @@ public final class SQLiteMailStore: MailStore {
                 // INBOX empty; INBOX's children stay where they are.
                 let target = try Self.insertMailbox(db, user, new, specialUse: nil, &changes)
                 let inbox: Int64 = row["id"]
-                let uids = try UInt32.fetchAll(db, sql: "SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid", arguments: [inbox])
+                let uids = try UInt32.fetchAll(db.cachedStatement(sql: "SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid"), arguments: [inbox])
                 _ = try Self.copyMessages(db, user, from: inbox, uids: uids, to: target, &changes)
                 try Self.deleteMessages(db, user, mailbox: inbox, uids: uids, &changes)
             } else {
-                try db.execute(sql: "UPDATE mailbox SET name = ? || substr(name, ?) WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)",
+                try db.cachedStatement(sql: "UPDATE mailbox SET name = ? || substr(name, ?) WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)").execute(
                                arguments: [new, old.unicodeScalars.count + 1, user.rawValue, old, old.unicodeScalars.count + 1, old + "/"])
                 // Dovecot moves subscriptions along; clients expect the renamed tree to stay subscribed.
-                try db.execute(sql: "UPDATE OR REPLACE subscription SET name = ? || substr(name, ?) WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)",
+                try db.cachedStatement(sql: "UPDATE OR REPLACE subscription SET name = ? || substr(name, ?) WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)").execute(
                                arguments: [new, old.unicodeScalars.count + 1, user.rawValue, old, old.unicodeScalars.count + 1, old + "/"])
             }
             changes.add(user, nil, .mailboxesChanged)
@@ -177,9 +183,9 @@ public final class SQLiteMailStore: MailStore {
         let n = try MailboxName.validate(name)
         try await write { db, changes in
             if subscribed {
-                try db.execute(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, ?)", arguments: [user.rawValue, n])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO subscription (account_id, name) VALUES (?, ?)").execute(arguments: [user.rawValue, n])
             } else {
-                try db.execute(sql: "DELETE FROM subscription WHERE account_id = ? AND name = ?", arguments: [user.rawValue, n])
+                try db.cachedStatement(sql: "DELETE FROM subscription WHERE account_id = ? AND name = ?").execute(arguments: [user.rawValue, n])
                 guard db.changesCount > 0 else { throw StoreError.notFound("subscription \(n)") }
             }
             changes.add(user, nil, .mailboxesChanged)
@@ -188,7 +194,7 @@ public final class SQLiteMailStore: MailStore {
 
     public func quotaUsage(_ user: UserID) async throws(StoreError) -> QuotaUsage {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT used_bytes, message_count, quota_bytes FROM account WHERE id = ?",
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT used_bytes, message_count, quota_bytes FROM account WHERE id = ?"),
                                              arguments: [user.rawValue]) else { throw StoreError.notFound("account \(user)") }
             return QuotaUsage(bytes: row["used_bytes"], messages: row["message_count"], limitBytes: row["quota_bytes"])
         }
@@ -197,12 +203,12 @@ public final class SQLiteMailStore: MailStore {
     // MARK: Mailbox rows
 
     static func mailboxRow(_ db: Database, _ user: UserID, _ name: String) throws -> Row? {
-        try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE account_id = ? AND name = ?", arguments: [user.rawValue, name])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE account_id = ? AND name = ?"), arguments: [user.rawValue, name])
     }
 
     @discardableResult
     static func insertMailbox(_ db: Database, _ user: UserID, _ name: String, specialUse: SpecialUse?, _ changes: inout ChangeSet) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO mailbox (account_id, name, uidvalidity, special_use) VALUES (?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO mailbox (account_id, name, uidvalidity, special_use) VALUES (?, ?, ?, ?)").execute(
                        arguments: [user.rawValue, name, try nextUIDValidity(db), specialUse?.rawValue])
         changes.add(user, nil, .mailboxesChanged)
         return db.lastInsertedRowID
@@ -211,9 +217,9 @@ public final class SQLiteMailStore: MailStore {
     /// RFC 9051 §2.3.1.1 suggests a time-based UIDVALIDITY; it must also never repeat for a
     /// name, so it is the larger of "now" and the last one handed out plus one.
     static func nextUIDValidity(_ db: Database) throws -> UInt32 {
-        let last = try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'uidvalidity'") ?? 0
+        let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'uidvalidity'")) ?? 0
         let next = max(unixNow() & 0xFFFF_FFFF, last + 1) & 0xFFFF_FFFF
-        try db.execute(sql: "INSERT OR REPLACE INTO counter (name, value) VALUES ('uidvalidity', ?)", arguments: [next])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO counter (name, value) VALUES ('uidvalidity', ?)").execute(arguments: [next])
         return UInt32(max(next, 1))
     }
 
@@ -225,11 +231,11 @@ public final class SQLiteMailStore: MailStore {
 
     static func countsByMailbox(_ db: Database, _ user: UserID) throws -> [Int64: Counts] {
         var result: [Int64: Counts] = [:]
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT m.mailbox_id, count(*) AS n, sum((m.flags & \(SystemFlags.seen.rawValue)) = 0) AS unseen,
                    sum((m.flags & \(SystemFlags.deleted.rawValue)) != 0) AS deleted, sum(m.size) AS size
             FROM message m JOIN mailbox b ON b.id = m.mailbox_id WHERE b.account_id = ? GROUP BY m.mailbox_id
-            """, arguments: [user.rawValue])
+            """), arguments: [user.rawValue])
         for row in rows {
             result[row["mailbox_id"]] = Counts(messages: row["n"], unseen: row["unseen"], deleted: row["deleted"], size: row["size"])
         }
@@ -238,12 +244,12 @@ public final class SQLiteMailStore: MailStore {
 
     static func info(_ db: Database, _ row: Row) throws -> MailboxInfo {
         let id: Int64 = row["id"]
-        let c = try Row.fetchOne(db, sql: """
+        let c = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT count(*) AS n, coalesce(sum((flags & \(SystemFlags.seen.rawValue)) = 0), 0) AS unseen,
                    coalesce(sum((flags & \(SystemFlags.deleted.rawValue)) != 0), 0) AS deleted, coalesce(sum(size), 0) AS size
             FROM message WHERE mailbox_id = ?
-            """, arguments: [id])!
-        let subscribed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM subscription WHERE account_id = ? AND name = ?)",
+            """), arguments: [id])!
+        let subscribed = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM subscription WHERE account_id = ? AND name = ?)"),
                                            arguments: [row["account_id"] as Int64, row["name"] as String]) ?? false
         return info(row, Counts(messages: c["n"], unseen: c["unseen"], deleted: c["deleted"], size: c["size"]), subscribed: subscribed)
     }

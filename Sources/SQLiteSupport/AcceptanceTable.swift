@@ -24,19 +24,19 @@ public enum AcceptanceTable {
     /// for the same target).
     public static func record(_ db: Database, _ mark: AcceptanceMark, _ targets: [AcceptanceTarget], now: Int64) throws {
         for target in targets {
-            try db.execute(sql: "INSERT OR REPLACE INTO acceptance (fingerprint, target, attempt, at) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO acceptance (fingerprint, target, attempt, at) VALUES (?, ?, ?, ?)").execute(
                            arguments: [Data(mark.fingerprint), target.description, mark.attempt, now])
         }
     }
 
     /// Drops entries older than `AcceptanceLedger.retention`.
     public static func prune(_ db: Database, now: Int64) throws {
-        try db.execute(sql: "DELETE FROM acceptance WHERE at < ?", arguments: [now - AcceptanceLedger.retention])
+        try db.cachedStatement(sql: "DELETE FROM acceptance WHERE at < ?").execute(arguments: [now - AcceptanceLedger.retention])
     }
 
     /// The entries recorded under `fingerprint` within the retention.
     public static func entries(_ db: Database, fingerprint: [UInt8], now: Int64) throws -> [AcceptanceEntry] {
-        try Row.fetchAll(db, sql: "SELECT target, attempt FROM acceptance WHERE fingerprint = ? AND at >= ?",
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT target, attempt FROM acceptance WHERE fingerprint = ? AND at >= ?"),
                          arguments: [Data(fingerprint), now - AcceptanceLedger.retention]).compactMap { row in
             AcceptanceTarget(row["target"]).map { AcceptanceEntry(target: $0, attempt: row["attempt"]) }
         }

@@ -53,4 +53,30 @@ public enum DurablePool {
     public static func writerSynchronousLevel(_ pool: DatabasePool) throws -> Int {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
+
+    /// Runs `body` in one write transaction committed with `synchronous = NORMAL`: no fsync of
+    /// its own. For changes that acknowledge no mail (flags, expunges): in WAL mode such a commit
+    /// is never torn or corrupting; a power cut may undo it until the next durable commit or
+    /// checkpoint fsyncs the WAL, which holds it (Dovecot does not fsync a flag change either).
+    /// Everything that acknowledges mail keeps `synchronous = FULL`, restored before the writer
+    /// is released to anyone else.
+    public static func writeRelaxed<T: Sendable>(
+        _ pool: DatabasePool, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer {
+                // Never leave the writer relaxed: every later commit could then lose mail.
+                do { try db.execute(sql: "PRAGMA synchronous = FULL") } catch {
+                    preconditionFailure("cannot restore synchronous = FULL: \(error)")
+                }
+            }
+            var value: T?
+            try db.inTransaction {
+                value = try body(db)
+                return .commit
+            }
+            return value!
+        }
+    }
 }

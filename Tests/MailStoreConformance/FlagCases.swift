@@ -59,5 +59,27 @@ enum FlagCases {
             }
             try checkEqual(try await f.store.mailbox(id: box.id).uidNext, 5, "UIDs are never reused")
         },
+        ConformanceCase(name: "sync reads a mailbox's changes, expunges and numbers in one snapshot") { f in
+            let a = try await f.account("alice@example.test")
+            for i in 1...3 { _ = try await f.store.append(a.id, to: "INBOX", message("\(i)\r\n")) }
+            let box = try await f.store.mailbox(a.id, named: "INBOX")
+            let quiet = try await f.store.sync(box.id, since: box.highestModSeq)
+            try checkEqual(quiet.changed.count + quiet.expunged.count, 0, "nothing after the current MODSEQ")
+            try checkEqual(quiet.uidNext, 4, "uidnext")
+            try checkEqual(quiet.uidValidity, box.uidValidity, "uidvalidity")
+            _ = try await f.store.setFlags(in: box.id, uids: UIDSet([1...1]), .add, MessageFlags(system: .deleted), unchangedSince: nil)
+            _ = try await f.store.setFlags(in: box.id, uids: UIDSet([2...2]), .add, MessageFlags(system: .seen), unchangedSince: nil)
+            _ = try await f.store.expunge(in: box.id, uids: nil)
+            _ = try await f.store.append(a.id, to: "INBOX", message("4\r\n"))
+            let s = try await f.store.sync(box.id, since: box.highestModSeq)
+            try checkEqual(s.changed.map(\.uid), [2, 4], "changed and new")
+            try check(s.changed[0].flags.system.contains(.seen), "new flags")
+            try checkEqual(s.expunged, [1], "expunged")
+            try checkEqual(s.uidNext, 5, "uidnext after the append")
+            try checkEqual(s.highestModSeq, try await f.store.mailbox(id: box.id).highestModSeq, "highest modseq")
+            try await checkThrows("a mailbox that is gone", { if case .notFound = $0 { true } else { false } }) {
+                try await f.store.sync(MailboxID(Int64.max), since: 0)
+            }
+        },
     ]
 }

@@ -22,6 +22,20 @@ enum FetchResponse {
         }
     }
 
+    /// Whether the item reads nothing past the top-level header (ENVELOPE, RFC822.HEADER,
+    /// BODY[HEADER], BODY[HEADER.FIELDS ...]): a FETCH of only such items loads headers alone.
+    static func needsOnlyHeader(_ a: FetchAttribute) -> Bool {
+        switch a {
+        case .envelope, .rfc822Header: true
+        case .bodySection(let spec, _, _):
+            switch spec.text {
+            case .header, .headerFields, .headerFieldsNot: spec.part.isEmpty
+            default: false
+            }
+        default: !needsContent(a)
+        }
+    }
+
     /// Whether fetching the item sets \Seen (RFC 9051 §6.4.5: BODY[...] and BINARY[...] without
     /// .PEEK; RFC 3501 §6.4.5: RFC822 and RFC822.TEXT).
     static func setsSeen(_ a: FetchAttribute) -> Bool {

@@ -41,8 +41,10 @@ extension IMAPSession {
     }
 
     /// The contents of `uids` (expunged ones absent), one store read per batch.
-    func loadMessages(_ mailbox: MailboxID, _ uids: [UInt32]) async throws -> [UInt32: LoadedMessage] {
-        let bytes = try await store.messageBytes(in: mailbox, uids: UIDSet(uids))
+    /// `headersOnly`: each message's header section alone (header searches).
+    func loadMessages(_ mailbox: MailboxID, _ uids: [UInt32], headersOnly: Bool = false) async throws -> [UInt32: LoadedMessage] {
+        let bytes = headersOnly ? try await store.messageHeaders(in: mailbox, uids: UIDSet(uids))
+                                : try await store.messageBytes(in: mailbox, uids: UIDSet(uids))
         return bytes.mapValues { LoadedMessage(bytes: $0) }
     }
 
@@ -90,6 +92,7 @@ extension IMAPSession {
         }
 
         let needsContent = items.contains(where: FetchResponse.needsContent)
+        let headersOnly = items.allSatisfy(FetchResponse.needsOnlyHeader)
         let options = fetchOptions
         var expungeIssued = false
         var batch: [UInt32: LoadedMessage] = [:]
@@ -103,7 +106,8 @@ extension IMAPSession {
                 if position >= batchEnd {
                     try await ensureClientPresent()
                     batchEnd = Self.batchEnd(from: position, count: indices.count) { box.messages[indices[$0]].size }
-                    batch = try await loadMessages(box.id, indices[position..<batchEnd].map { box.messages[$0].uid })
+                    batch = try await loadMessages(box.id, indices[position..<batchEnd].map { box.messages[$0].uid },
+                                                   headersOnly: headersOnly)
                 }
                 if m.expunged { expungeIssued = true; continue }
                 guard let loaded = batch[m.uid] else {
@@ -244,7 +248,8 @@ extension IMAPSession {
                 if i >= batchEnd {
                     try await ensureClientPresent()
                     batchEnd = Self.batchEnd(from: i, count: box.messages.count) { box.messages[$0].size }
-                    batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid))
+                    batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid),
+                                                   headersOnly: !program.needsBody)
                 }
                 if m.expunged { continue }
                 guard let loaded = batch[m.uid] else { continue }

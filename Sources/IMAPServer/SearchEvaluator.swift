@@ -46,6 +46,8 @@ struct SearchProgram {
 
     let key: Key
     let needsContent: Bool
+    /// A key looks past the header (BODY, TEXT): the whole message must be loaded.
+    let needsBody: Bool
     /// True when the program used MODSEQ (RFC 7162 §3.1.5: the result then carries MODSEQ).
     let usesModSeq: Bool
 
@@ -55,7 +57,18 @@ struct SearchProgram {
         var modseq = false
         self.key = Self.compile(key, mailbox, saved, &needs, &modseq)
         needsContent = needs
+        needsBody = Self.looksInBody(self.key)
         usesModSeq = modseq
+    }
+
+    private static func looksInBody(_ key: Key) -> Bool {
+        switch key {
+        case .body, .text: true
+        case .not(let k): looksInBody(k)
+        case .or(let a, let b): looksInBody(a) || looksInBody(b)
+        case .and(let keys): keys.contains(where: looksInBody)
+        default: false
+        }
     }
 
     private static func text(_ bytes: [UInt8]) -> String {

@@ -58,6 +58,9 @@ public protocol MailStore: Sendable {
     /// Several messages' bytes in one read (FETCH and SEARCH over ranges); expunged ones are
     /// absent from the result.
     func messageBytes(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]]
+    /// Like `messageBytes(in:uids:)`, but only each message's header section (through the
+    /// blank line that ends it; all of it when there is none): header searches need no body.
+    func messageHeaders(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]]
     func setFlags(in mailbox: MailboxID, uids: UIDSet, _ operation: FlagOperation, _ flags: MessageFlags,
                   unchangedSince: UInt64?) async throws(StoreError) -> FlagUpdateResult
     func copy(from mailbox: MailboxID, uids: UIDSet, to destination: String) async throws(StoreError) -> CopyResult

@@ -54,11 +54,23 @@ extension SQLiteMailStore {
     }
 
     public func messageBytes(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]] {
+        try await messageBytes(in: mailbox, uids: uids, column: "b.bytes")
+    }
+
+    public func messageHeaders(in mailbox: MailboxID, uids: UIDSet) async throws(StoreError) -> [UInt32: [UInt8]] {
+        // The body up to its first CRLF CRLF, cut by SQLite: the rest never reaches Swift.
+        // (`instr` and `substr` count bytes on a BLOB.) The prefix is header lines only.
+        try await messageBytes(in: mailbox, uids: uids, column: """
+            CASE instr(b.bytes, x'0d0a0d0a') WHEN 0 THEN b.bytes ELSE substr(b.bytes, 1, instr(b.bytes, x'0d0a0d0a') + 3) END
+            """)
+    }
+
+    private func messageBytes(in mailbox: MailboxID, uids: UIDSet, column: String) async throws(StoreError) -> [UInt32: [UInt8]] {
         try await read { db in
             var result: [UInt32: [UInt8]] = [:]
             try Self.forEachRangeSlice(uids) { condition, arguments, cacheable in
                 let rows = try Row.fetchCursor(db.statement(sql: """
-                    SELECT m.uid, m.prefix, b.bytes FROM message m JOIN message_body b ON b.id = m.body_id
+                    SELECT m.uid, m.prefix, \(column) AS bytes FROM message m JOIN message_body b ON b.id = m.body_id
                     WHERE m.mailbox_id = ? AND (\(condition))
                     """, cached: cacheable), arguments: [mailbox.rawValue] + arguments)
                 while let row = try rows.next() {

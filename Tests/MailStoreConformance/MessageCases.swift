@@ -93,5 +93,18 @@ enum MessageCases {
             try checkEqual(try await f.store.mailbox(a.id, named: "INBOX").messageCount, 2, "nothing added")
             try checkEqual(try await f.store.quotaUsage(a.id).messages, 2, "usage unchanged")
         },
+        ConformanceCase(name: "messageHeaders returns each header section through its blank line") { f in
+            let a = try await f.account("alice@example.test")
+            let texts = ["Subject: one\r\nFrom: a@example.test\r\n\r\nbody\r\n\r\nmore\r\n",
+                         "Subject: no body\r\n",
+                         "Subject: bare LF\n\nbody\n"]
+            for t in texts { _ = try await f.store.append(a.id, to: "INBOX", message(t)) }
+            let box = try await f.store.mailbox(a.id, named: "INBOX")
+            let headers = try await f.store.messageHeaders(in: box.id, uids: UIDSet([1...4]))
+            try checkEqual(headers.count, 3, "one entry per existing message")
+            try checkEqual(headers[1], Array("Subject: one\r\nFrom: a@example.test\r\n\r\n".utf8), "cut after the blank line")
+            try checkEqual(headers[2], Array(texts[1].utf8), "no blank line: all of it")
+            try checkEqual(headers[3], Array(texts[2].utf8), "no CRLF CRLF: all of it")
+        },
     ]
 }

@@ -159,6 +159,7 @@ final class IMAPDriver: ConnectionDriver {
     }
 
     private func finished(_ outcome: IMAPSession.Outcome, _ connection: Connection<IMAPDriver>) {
+        connection.write(outcome.output)
         if outcome.authenticated && !authenticated { connection.loggedIn() }
         authenticated = outcome.authenticated
         if authenticated && preLoginParser && !parser.hasPartialCommand {

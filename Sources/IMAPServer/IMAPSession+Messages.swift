@@ -22,17 +22,20 @@ extension IMAPSession {
     }
 
     /// Messages to read per store query when FETCH or SEARCH needs contents: one read for many
-    /// small messages...
+    /// small messages (more when only their headers are read)...
     static let contentBatch = 64
+    static let headerBatch = 512
     /// ...and at most this many bytes of them, so a batch of large messages stays bounded too
     /// (one message larger than this is read alone).
     static let contentBatchBytes = 8 * 1024 * 1024
 
     /// Where the batch that starts at `start` of `count` messages ends, given their sizes.
-    static func batchEnd(from start: Int, count: Int, size: (Int) -> Int) -> Int {
+    /// The byte budget counts whole messages even when only headers are read: a header can be
+    /// as large as its message.
+    static func batchEnd(from start: Int, count: Int, headersOnly: Bool = false, size: (Int) -> Int) -> Int {
         var end = start
         var bytes = 0
-        while end < count, end - start < contentBatch {
+        while end < count, end - start < (headersOnly ? headerBatch : contentBatch) {
             bytes += size(end)
             if end > start, bytes > contentBatchBytes { break }
             end += 1
@@ -105,7 +108,9 @@ extension IMAPSession {
             if needsContent {
                 if position >= batchEnd {
                     try await ensureClientPresent()
-                    batchEnd = Self.batchEnd(from: position, count: indices.count) { box.messages[indices[$0]].size }
+                    batchEnd = Self.batchEnd(from: position, count: indices.count, headersOnly: headersOnly) {
+                        box.messages[indices[$0]].size
+                    }
                     batch = try await loadMessages(box.id, indices[position..<batchEnd].map { box.messages[$0].uid },
                                                    headersOnly: headersOnly)
                 }
@@ -247,7 +252,9 @@ extension IMAPSession {
             if program.needsContent {
                 if i >= batchEnd {
                     try await ensureClientPresent()
-                    batchEnd = Self.batchEnd(from: i, count: box.messages.count) { box.messages[$0].size }
+                    batchEnd = Self.batchEnd(from: i, count: box.messages.count, headersOnly: !program.needsBody) {
+                        box.messages[$0].size
+                    }
                     batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid),
                                                    headersOnly: !program.needsBody)
                 }

@@ -40,6 +40,10 @@ actor IMAPSession {
         var authenticated: Bool
         /// The command was answered BAD (the handler counts these).
         var bad = false
+        /// The end of the command's output (its tagged reply), written by the driver on the
+        /// event loop as it takes the outcome: one thread hop per command fewer than a write
+        /// awaited here. Large outputs were already written, with back-pressure, as they grew.
+        var output: [UInt8] = []
     }
 
     /// A tagged NO or BAD with its response code (RFC 9051 §7.1).
@@ -169,6 +173,12 @@ actor IMAPSession {
         }
     }
 
+    /// What is buffered, for the driver to write (see `Outcome.output`).
+    private func takeOutput() -> [UInt8] {
+        defer { output.removeAll(keepingCapacity: output.count <= 64 * 1024) }
+        return clientGone ? [] : output
+    }
+
     /// Stops a long command (FETCH, SEARCH) whose client has gone away.
     func ensureClientPresent() async throws {
         if !clientGone, !(await writer.isOpen()) { clientGone = true }
@@ -224,9 +234,8 @@ actor IMAPSession {
             logger.error("command failed", metadata: ["command": "\(command.command.name)", "error": "\(error)"])
             await tagged(tag, .no, code: .serverBug, "Internal error occurred. Refer to server log for more information.")
         }
-        await flushOutput()
         Counter(label: "swallow_commands_total", dimensions: [("protocol", "imap"), ("command", command.command.name)]).increment()
-        return Outcome(next: next, authenticated: account != nil, bad: bad)
+        return Outcome(next: next, authenticated: account != nil, bad: bad, output: takeOutput())
     }
 
     /// A NO or BAD in the log, for the administrator: the tag, the command's name and the reason,

@@ -27,6 +27,13 @@ final class LoadedMessage {
         return h
     }
 
+    /// The top-level fields named `name`: from the parsed header when there is one, otherwise
+    /// found without parsing the rest (SEARCH looks at one or two fields of each message).
+    func headerFields(_ name: String) -> [HeaderField] {
+        if let parsedHeader { return parsedHeader.header.all(name) }
+        return MessageHeader.fields(named: name, in: bytes)
+    }
+
     private var searchableBody: String?
     private var searchableHeader: String?
 

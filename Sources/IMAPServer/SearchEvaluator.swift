@@ -172,13 +172,12 @@ struct SearchProgram {
             let date = IMAPDateTime(secondsSince1970: m.internalDate.seconds, zoneMinutes: m.internalDate.zoneMinutes).date
             return compare(date, cmp, d)
         case .sentDate(let cmp, let d):
-            guard let field = c.content?.header.first("Date"),
+            guard let field = c.content?.headerFields("date").first,
                   let (date, offset) = RFC5322Date.parseWithOffset(field.value) else { return false }
             let sent = IMAPDateTime(secondsSince1970: Int64(date.timeIntervalSince1970), zoneMinutes: offset / 60).date
             return compare(sent, cmp, d)
         case .header(let name, let needle):
-            guard let header = c.content?.header else { return false }
-            let fields = header.all(name)
+            guard let fields = c.content?.headerFields(name) else { return false }
             if needle.isEmpty { return !fields.isEmpty }
             return fields.contains { field in
                 if EncodedWord.decode(field.value).lowercased().contains(needle) { return true }

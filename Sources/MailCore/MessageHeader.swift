@@ -83,13 +83,20 @@ public struct MessageHeader: Sendable, Hashable {
         return (result.header, result.bodyStart)
     }
 
+    /// The fields named `name` (case-insensitively) in the header at the start of `bytes`,
+    /// without building the others: a header SEARCH over many messages wants one field of each.
+    public static func fields(named name: String, in bytes: [UInt8]) -> [HeaderField] {
+        parse(bytes, in: 0..<bytes.count, requireFieldFirst: false, only: Array(name.lowercased().utf8)).header.fields
+    }
+
     /// Parses a header inside `bytes[range]`; offsets are absolute in `bytes`.
     ///
     /// With `requireFieldFirst`, a range whose first line is neither empty nor a field line is
     /// taken as having no header at all: a MIME body part may omit its header (RFC 2046 §5.1.1,
     /// "NO header fields"), and some generators omit the blank line too.
+    /// `only` (a lowercased name): keep just the fields with that name.
     static func parse(
-        _ bytes: [UInt8], in range: Range<Int>, requireFieldFirst: Bool
+        _ bytes: [UInt8], in range: Range<Int>, requireFieldFirst: Bool, only: [UInt8]? = nil
     ) -> (header: MessageHeader, bodyStart: Int) {
         var fields: [HeaderField] = []
         var fieldStart: Int? = nil
@@ -97,6 +104,7 @@ public struct MessageHeader: Sendable, Hashable {
         let end = range.upperBound
 
         func flush(_ start: Int, _ stop: Int) {
+            if let only, !hasName(bytes, start, stop, only) { return }
             guard fields.count < maxFieldCount, stop - start <= maxFieldLength,
                 let field = makeField(bytes, start, stop)
             else { return }
@@ -128,6 +136,20 @@ public struct MessageHeader: Sendable, Hashable {
         }
         if let s = fieldStart { flush(s, end) }
         return (MessageHeader(fields: fields), end)
+    }
+
+    /// Whether the field line at `start` is named `lowercased` (ASCII case-insensitively).
+    private static func hasName(_ bytes: [UInt8], _ start: Int, _ stop: Int, _ lowercased: [UInt8]) -> Bool {
+        guard start + lowercased.count < stop else { return false }
+        for (k, c) in lowercased.enumerated() {
+            var b = bytes[start + k]
+            if b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { b += 32 }
+            if b != c { return false }
+        }
+        // The name ends there: a colon, or WSP before it (obs-optional).
+        var i = start + lowercased.count
+        while i < stop, MailSyntax.isWSP(bytes[i]) { i += 1 }
+        return i < stop && bytes[i] == UInt8(ascii: ":")
     }
 
     private static func isBlankLineStart(_ bytes: [UInt8], _ i: Int, _ end: Int) -> Bool {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import NIOCore
+import Synchronization
 import NIOSSL
 
 /// The one connection loop every listener uses (DESIGN.md §5 item 11): accept under the
@@ -28,7 +29,11 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
     private var draining = false
     private var readPaused = false
     private var unflushed = false
-    private var closed = false
+    private var closed = false {
+        didSet { if closed { openFlag.close() } }
+    }
+    /// `!closed`, readable from any thread without a hop to the event loop (`ConnectionWriter.isOpen`).
+    let openFlag = OpenFlag()
     private var admitted = false
     private var shutdownRequested = false
     /// The client half-closed: it has sent everything (`nc -N`, a script piping a session).
@@ -349,4 +354,12 @@ extension TimeAmount {
 
 extension Duration {
     init(_ amount: TimeAmount) { self = .nanoseconds(amount.nanoseconds) }
+}
+
+/// Whether a connection is still open, for work running off its event loop: a long SEARCH
+/// checks it between batches without a round trip to the loop (each one a thread wake-up).
+final class OpenFlag: Sendable {
+    private let open = Atomic<Bool>(true)
+    var isOpen: Bool { open.load(ordering: .relaxed) }
+    func close() { open.store(false, ordering: .relaxed) }
 }

@@ -10,9 +10,11 @@ public struct ConnectionWriter: Sendable {
 
     private let loopBound: NIOLoopBound<(AnyConnectionWriting, ChannelHandlerContext)>
     private let eventLoop: any EventLoop
+    private let openFlag: OpenFlag
 
     init<D: ConnectionDriver>(handler: ConnectionHandler<D>, context: ChannelHandlerContext) {
         eventLoop = context.eventLoop
+        openFlag = handler.openFlag
         loopBound = NIOLoopBound((handler, context), eventLoop: context.eventLoop)
     }
 
@@ -29,8 +31,7 @@ public struct ConnectionWriter: Sendable {
     /// Whether the connection is still open (checked by long loops that write nothing, like
     /// SEARCH over a large mailbox).
     public func isOpen() async -> Bool {
-        let loopBound = self.loopBound
-        return (try? await eventLoop.submit { loopBound.value.0.isOpenForWriter }.get()) ?? false
+        openFlag.isOpen
     }
 }
 

@@ -124,6 +124,29 @@ import MailCore
         }
     }
 
+    /// `fields(named:in:)` (SEARCH's one-field lookup) finds exactly what a full parse does.
+    @Test func oneFieldLookupMatchesFullParse() {
+        let msg = Array("""
+            subject: first\r\nSubjects: not this\r\nSUBJECT : obs\r\n folded\r\nX: y\r\nSubject:\r\n\r\nSubject: in the body\r\n
+            """.utf8)
+        let found = MessageHeader.fields(named: "Subject", in: msg)
+        #expect(found.map(\.value) == ["first", "obs folded", ""])
+        #expect(found == MessageHeader.parse(msg).header.all("subject"))
+        #expect(MessageHeader.fields(named: "date", in: msg).isEmpty)
+
+        var rng = MailCoreFuzzRNG(seed: 0x5EED_0003)
+        let alphabet = Array("SsUuBbJjEeCcTt: \t\r\n\r\n".utf8)
+        let seeds = Self.cases.map { Array($0.input.utf8) } + [msg]
+        for n in 0..<4000 {
+            let bytes = n % 2 == 0
+                ? rng.bytes(maxLength: 200, alphabet: alphabet)
+                : rng.mutate(seeds.randomElement(using: &rng)!, alphabet: alphabet)
+            for name in ["subject", "s", "From"] {
+                #expect(MessageHeader.fields(named: name, in: bytes) == MessageHeader.parse(bytes).header.all(name))
+            }
+        }
+    }
+
     static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
         guard needle.count <= hay.count else { return nil }
         var i = from

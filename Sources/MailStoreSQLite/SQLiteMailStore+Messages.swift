@@ -10,8 +10,8 @@ extension SQLiteMailStore {
 
     public func messages(in mailbox: MailboxID, changedSince modSeq: UInt64) async throws(StoreError) -> [MessageSummary] {
         try await read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
-                             arguments: [mailbox.rawValue, Int64(clamping: modSeq)]).map(Self.summary)
+            try Self.summaries(db.cachedStatement(sql: "SELECT \(Self.summaryColumns) FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
+                               [mailbox.rawValue, Int64(clamping: modSeq)])
         }
     }
 
@@ -32,8 +32,8 @@ extension SQLiteMailStore {
             }
             let since = Int64(clamping: modSeq)
             // Both through the (mailbox_id, modseq) keys: nothing is read when nothing changed.
-            let changed = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
-                                           arguments: [mailbox.rawValue, since]).map(Self.summary)
+            let changed = try Self.summaries(db.cachedStatement(sql: "SELECT \(Self.summaryColumns) FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
+                                             [mailbox.rawValue, since])
             let expunged = try UInt32.fetchAll(db.cachedStatement(sql: "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"),
                                                arguments: [mailbox.rawValue, since])
             return MailboxSync(uidValidity: UInt32(truncatingIfNeeded: box["uidvalidity"] as Int64),
@@ -229,9 +229,9 @@ extension SQLiteMailStore {
     static func summaries(_ db: Database, mailbox: Int64, uids: UIDSet) throws -> [MessageSummary] {
         var result: [MessageSummary] = []
         try forEachRangeSlice(uids) { condition, arguments, cacheable in
-            result += try Row.fetchAll(db.statement(sql: "SELECT * FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
-                                                    cached: cacheable),
-                                       arguments: [mailbox] + arguments).map(summary)
+            result += try summaries(db.statement(sql: "SELECT \(summaryColumns) FROM message WHERE mailbox_id = ? AND (\(condition)) ORDER BY uid",
+                                                 cached: cacheable),
+                                 [mailbox] + arguments)
         }
         return result
     }
@@ -258,13 +258,24 @@ extension SQLiteMailStore {
     /// longer ones are compiled for their one use, so the cache stays small.
     static let cachedRangeCount = 4
 
-    static func summary(_ row: Row) -> MessageSummary {
-        let keywords: String = row["keywords"]
-        return MessageSummary(
-            uid: UInt32(truncatingIfNeeded: row["uid"] as Int64), modSeq: UInt64(row["modseq"] as Int64),
-            flags: MessageFlags(system: SystemFlags(rawValue: row["flags"]),
-                                keywords: keywords.split(separator: " ").map(String.init)),
-            internalDate: InternalDate(seconds: row["internal_date"], zoneMinutes: row["internal_zone"]),
-            size: row["size"])
+    /// The columns `summaries(_:_:)` reads, in its order: never `*`, which would copy each
+    /// row's prefix blob too.
+    static let summaryColumns = "uid, modseq, flags, keywords, internal_date, internal_zone, size"
+
+    /// Runs a `SELECT summaryColumns ...` statement; columns by position, rows through a cursor
+    /// (a selected mailbox's every message goes through here).
+    static func summaries(_ statement: Statement, _ arguments: StatementArguments) throws -> [MessageSummary] {
+        var result: [MessageSummary] = []
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try rows.next() {
+            let keywords: String = row[3]
+            result.append(MessageSummary(
+                uid: UInt32(truncatingIfNeeded: row[0] as Int64), modSeq: UInt64(row[1] as Int64),
+                flags: MessageFlags(system: SystemFlags(rawValue: row[2]),
+                                    keywords: keywords.isEmpty ? [] : keywords.split(separator: " ").map(String.init)),
+                internalDate: InternalDate(seconds: row[4], zoneMinutes: row[5]),
+                size: row[6]))
+        }
+        return result
     }
 }

@@ -17,6 +17,9 @@ public enum DurablePool {
         public let description: String
     }
 
+    /// How much of a database file readers map (SQLite maps what exists, up to this).
+    static let mmapSize = 1 << 30
+
     /// The `PRAGMA synchronous` value of FULL.
     static let full = 2
 
@@ -28,6 +31,14 @@ public enum DurablePool {
         // O_NOFOLLOW: a symlink planted in the data directory is refused, not followed.
         // (Not umask: it is process-wide, and other threads create files too.)
         try createPrivateFile(path)
+        var configuration = configuration
+        configuration.prepareDatabase { db in
+            // Reads of the database file through a memory map: no pread(2) and no copy per page.
+            // A read-only map (SQLite writes with write(2) as before), so durability is unchanged.
+            // Each write invalidates every reader's page cache in WAL mode, so without it a busy
+            // IMAP server re-reads its pages with a syscall each (profiled: 10% of its time).
+            try db.execute(sql: "PRAGMA mmap_size = \(mmapSize)")
+        }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")

@@ -111,7 +111,7 @@ let package = Package(
             name: "SMTPServer",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "SMTPProtocol", "Delivery", "MailQueue", "ServerSupport", "LineFraming",
-                "MailAuthentication",
+                "MailAuthentication", "Filters",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,6 +145,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
+        // Content scanners in front of delivery: clamd, spamd, rspamd (DESIGN.md §2 "Filters").
+        .target(
+            name: "Filters",
+            dependencies: [
+                "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
         // The admin listener: JSON API, console pages, /metrics, /healthz (DESIGN.md §2 "Admin").
         .target(
             name: "Admin",
@@ -168,7 +179,7 @@ let package = Package(
             name: "SwallowRuntime",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS", "Admin",
-                "MailAuthentication",
+                "MailAuthentication", "Filters",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SMTPProtocol", "POP3Protocol",
@@ -214,6 +225,11 @@ let package = Package(
             dependencies: ["MailStore", "MailAuth", "MailCore"],
             path: "Tests/MailStoreConformance",
             swiftSettings: strict),
+        .testTarget(name: "FiltersTests", dependencies: ["TestSupport", "Filters", "MailCore",
+                                                         .product(name: "NIOCore", package: "swift-nio"),
+                                                         .product(name: "NIOPosix", package: "swift-nio"),
+                                                         .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: strict),
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),

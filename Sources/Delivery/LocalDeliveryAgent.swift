@@ -31,15 +31,16 @@ public struct LocalDeliveryAgent: Sendable {
     /// trace fields and then `trace` (our `Received:` field, kept apart so that the message as
     /// the client sent it is shared as it is, without a copy). `sender` is the envelope sender,
     /// "" for the null sender. `acceptance` marks the copies as commits of one SMTP acceptance
-    /// with several, which the store records with them (`AcceptanceLedger`).
+    /// with several, which the store records with them (`AcceptanceLedger`). `junk`: the spam
+    /// filter said so; each copy goes into the account's `\\Junk` mailbox instead of INBOX.
     public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
                         internalDate: InternalDate, acceptance: AcceptanceMark? = nil, queueID: QueueID? = nil,
-                        logger: Logger) async -> [(Account, Outcome)] {
+                        junk: Bool = false, logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
         let body = MessageBody(message)
         let deliveries = unique.map { account in
-            Delivery(user: account.id, mailbox: "INBOX",
+            Delivery(user: account.id, mailbox: "INBOX", specialUse: junk ? .junk : nil,
                      message: NewMessage(prefix: Self.traceHeaders(sender: sender, recipient: account.address) + trace,
                                          body: body, internalDate: internalDate),
                      acceptance: acceptance)
@@ -49,12 +50,12 @@ public struct LocalDeliveryAgent: Sendable {
         let outcomes = zip(unique, results).map { account, result -> (Account, Outcome) in
             switch result {
             case .success(let r):
-                logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "INBOX", "uid": "\(r.uid)"])
+                logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "\(junk ? "Junk" : "INBOX")", "uid": "\(r.uid)"])
                 Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
                 if let queueID {
                     events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
-                                             text: "delivered to \(account.address) INBOX, UID \(r.uid)",
-                                             data: ["mailbox": "INBOX", "uid": "\(r.uid)"]))
+                                             text: "delivered to \(account.address) \(junk ? "Junk" : "INBOX"), UID \(r.uid)",
+                                             data: ["mailbox": junk ? "Junk" : "INBOX", "uid": "\(r.uid)"]))
                 }
                 return (account, .delivered(r))
             case .failure(let e):

@@ -165,13 +165,17 @@ public struct AppendResult: Sendable, Hashable {
 public struct Delivery: Sendable {
     public var user: UserID
     public var mailbox: String
+    /// Deliver into the account's mailbox with this special use (RFC 6154), whatever its name
+    /// (`\\Junk` for spam); `mailbox` when the account has none.
+    public var specialUse: SpecialUse?
     public var message: NewMessage
     /// Set when this copy is one of several commits of one SMTP acceptance: the store records
     /// it (and the mark's carried targets) in the transaction that stores the copy.
     public var acceptance: AcceptanceMark?
 
-    public init(user: UserID, mailbox: String = "INBOX", message: NewMessage, acceptance: AcceptanceMark? = nil) {
-        self.user = user; self.mailbox = mailbox; self.message = message; self.acceptance = acceptance
+    public init(user: UserID, mailbox: String = "INBOX", specialUse: SpecialUse? = nil, message: NewMessage,
+                acceptance: AcceptanceMark? = nil) {
+        self.user = user; self.mailbox = mailbox; self.specialUse = specialUse; self.message = message; self.acceptance = acceptance
     }
 }
 

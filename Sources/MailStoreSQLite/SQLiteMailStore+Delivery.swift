@@ -83,7 +83,11 @@ extension SQLiteMailStore {
         if name == "INBOX", try mailboxRow(db, delivery.user, name) == nil {
             try ensureDefaults(db, delivery.user, &changes)
         }
-        guard let row = try mailboxRow(db, delivery.user, name) else { throw StoreError.notFound(name) }
+        let special = try delivery.specialUse.flatMap { use in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE account_id = ? AND special_use = ? ORDER BY id LIMIT 1"),
+                             arguments: [delivery.user.rawValue, use.rawValue])
+        }
+        guard let row = try special ?? mailboxRow(db, delivery.user, name) else { throw StoreError.notFound(name) }
         guard row["selectable"] as Bool else { throw StoreError.notPermitted("\(name) is not selectable") }
         try charge(db, delivery.user, bytes: Int64(size), messages: 1)
         let mailboxID: Int64 = row["id"]

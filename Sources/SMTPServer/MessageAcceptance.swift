@@ -1,4 +1,5 @@
 import Delivery
+import Filters
 import Logging
 import MailAuth
 import MailAuthentication
@@ -27,32 +28,37 @@ enum MessageAcceptance {
         var message = message
         var received = received
         var origin = origin
-        if sign {
-            // The signatures go below our Received: field, with it in front of the message as sent.
-            received += dkimSignatures(message, services: services, logger: logger)
-        } else if !lmtp, let inbound = services.inbound {
-            // Mail from elsewhere: SPF, DKIM and DMARC, one Authentication-Results field (RFC 8601).
-            let verdict = await inbound.check(message, clientIP: origin["client"] ?? "", helo: origin["helo"] ?? "",
-                                              mailFrom: transaction.sender)
-            let summary = "spf=\(verdict.spf.result.rawValue) dkim=\(verdict.dkim.map(\.result.rawValue).joined(separator: ",").ifEmpty("none")) dmarc=\(verdict.dmarc.result.rawValue)"
-            origin["authentication"] = summary
-            Counter(label: "swallow_dmarc_results_total", dimensions: [("result", verdict.dmarc.result.rawValue)]).increment()
-            if verdict.dmarc.disposition == .reject, services.dmarcReject {
-                logger.notice("refused: DMARC", metadata: ["from_domain": "\(verdict.dmarc.fromDomain)", "results": "\(summary)"])
-                Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "dmarc")]).increment()
-                return Array(repeating: SMTPReply.dmarcRejected(verdict.dmarc.fromDomain), count: lmtp ? transaction.recipients.count : 1)
-            }
-            logger.info("authentication", metadata: ["results": "\(summary)"])
-            message = inbound.removingForgedResults(message)
-            received += verdict.header
-        }
-        // The hops it came by, not counting ours; checked before anything is committed.
+        // RFC 2033 §4.2: LMTP answers every accepted recipient, refusals included.
+        let refusal = { (reply: SMTPReply) in Array(repeating: reply, count: lmtp ? transaction.recipients.count : 1) }
+        // The hops it came by, not counting ours; checked first: it needs no lookups.
         let hops = TraceFields.receivedCount(in: message)
         guard hops <= maxReceivedFields else {
             logger.warning("refused: mail loop", metadata: ["from": "<\(transaction.sender)>", "received_fields": "\(hops)"])
             Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "loop")]).increment()
-            // RFC 2033 §4.2: LMTP answers every accepted recipient.
-            return Array(repeating: SMTPReply.tooManyHops, count: lmtp ? transaction.recipients.count : 1)
+            return refusal(.tooManyHops)
+        }
+        if sign {
+            // The signatures go below our Received: field, with it in front of the message as sent.
+            received += dkimSignatures(message, services: services, logger: logger)
+        } else if !lmtp, let inbound = services.inbound {
+            switch await authenticate(message, inbound: inbound, transaction: transaction, services: services, origin: &origin,
+                                      logger: logger) {
+            case .refused(let reply): return [reply]
+            case .checked(let header):
+                message = inbound.removingForgedResults(message)
+                received += header
+            }
+        }
+        var junk = false
+        if let filters = services.filters {
+            switch await scan(received + message, filters: filters, transaction: transaction, services: services, origin: origin,
+                              trusted: sign, logger: logger) {
+            case .refused(let reply): return refusal(reply)
+            case .accepted(let headers, let toJunk, let subject):
+                received += headers
+                junk = toJunk
+                if let subject { message = ContentFilters.rewritingSubject(message, to: subject) }
+            }
         }
         let now = Date()
         var accounts: [Account] = []
@@ -104,7 +110,7 @@ enum MessageAcceptance {
         let outcomes = await services.localDelivery.deliver(
             message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
             internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark,
-            queueID: transaction.queueID, logger: logger)
+            queueID: transaction.queueID, junk: junk, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.

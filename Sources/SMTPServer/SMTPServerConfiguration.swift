@@ -1,4 +1,5 @@
 import Delivery
+import Filters
 import Logging
 import MailAuth
 import MailAuthentication
@@ -80,6 +81,10 @@ public struct SMTPServices: Sendable {
     public var inbound: InboundAuthentication?
     /// Refuse mail that fails DMARC when its From: domain asks for `p=reject`.
     public var dmarcReject = true
+    /// Virus and spam scanners asked before a message is accepted (nil: none).
+    public var filters: ContentFilters?
+    /// This server's name, for the scanners (rspamd's `MTA-Name`).
+    public var hostname = ""
 
     public var directory: any UserDirectory { authenticator.directory }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Filters
 import MailAuth
 
 /// Swallow's configuration: the TOML file of DESIGN.md §3, validated.
@@ -159,6 +160,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var log = Log()
     public var trace = Trace()
     public var authentication = Authentication()
+    /// `[filters.clamav]` and `[filters.spam]`: scanners asked before a message is accepted.
+    public var filters = ContentFilterConfiguration()
 
     /// `[authentication]`: how mail from elsewhere is checked (SPF, DKIM, DMARC).
     public struct Authentication: Sendable, Equatable {

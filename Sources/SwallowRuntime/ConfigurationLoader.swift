@@ -1,5 +1,6 @@
 import Logging
 import Foundation
+import Filters
 import MailAuth
 import POP3Protocol
 import SMTPProtocol
@@ -30,7 +31,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -204,6 +205,9 @@ extension SwallowConfiguration {
             if let v = try reader.bool(section, "authentication", "dmarc_reject") { config.authentication.dmarcReject = v }
             if let v = try reader.string(section, "authentication", "public_suffix_list") { config.authentication.publicSuffixList = v }
         }
+        if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam"]) {
+            config.filters = try Self.filters(filters, &reader)
+        }
         if let trace = try reader.section(table, "trace", allowed: ["retention_days"]) {
             if let value = trace["retention_days"] {
                 guard let days = value.int, days >= 0 else { throw reader.error("trace.retention_days", "must be a number of days (0: off)") }
@@ -211,6 +215,52 @@ extension SwallowConfiguration {
             }
         }
         return config
+    }
+
+    /// `[filters.clamav]` (address, timeout, on_failure) and `[filters.spam]` (engine, address,
+    /// timeout, on_failure, reject_score, junk_score, scan_authenticated).
+    private static func filters(_ table: TOMLTable, _ reader: inout TableReader) throws(ConfigurationError) -> ContentFilterConfiguration {
+        var result = ContentFilterConfiguration()
+        func address(_ t: TOMLTable, _ section: String) throws(ConfigurationError) -> ScannerAddress {
+            guard let text = try reader.string(t, section, "address") else { throw reader.error("\(section).address", "is required") }
+            guard let a = ScannerAddress(text) else {
+                throw reader.error("\(section).address", "'\(text)' is not host:port or unix:/path")
+            }
+            return a
+        }
+        func policy(_ t: TOMLTable, _ section: String) throws(ConfigurationError) -> ContentFilterConfiguration.FailurePolicy? {
+            guard let text = try reader.string(t, section, "on_failure") else { return nil }
+            guard let p = ContentFilterConfiguration.FailurePolicy(rawValue: text) else {
+                throw reader.error("\(section).on_failure", "'\(text)' is not one of: tempfail, accept")
+            }
+            return p
+        }
+        func score(_ t: TOMLTable, _ section: String, _ key: String) throws(ConfigurationError) -> Double? {
+            guard let value = t[key] else { return nil }
+            guard let n = value.double ?? value.int.map(Double.init) else { throw reader.error("\(section).\(key)", "must be a number") }
+            return n
+        }
+        if let t = try reader.section(table, "clamav", allowed: ["address", "timeout", "on_failure"]) {
+            var av = ContentFilterConfiguration.Antivirus(address: try address(t, "filters.clamav"))
+            if let n = try reader.positiveInt(t, "filters.clamav", "timeout") { av.timeout = .seconds(n) }
+            if let p = try policy(t, "filters.clamav") { av.onFailure = p }
+            result.antivirus = av
+        }
+        if let t = try reader.section(table, "spam", allowed: ["engine", "address", "timeout", "on_failure", "reject_score",
+                                                               "junk_score", "scan_authenticated"]) {
+            let engineText = try reader.string(t, "filters.spam", "engine") ?? "rspamd"
+            guard let engine = ContentFilterConfiguration.Spam.Engine(rawValue: engineText) else {
+                throw reader.error("filters.spam.engine", "'\(engineText)' is not one of: rspamd, spamd")
+            }
+            var spam = ContentFilterConfiguration.Spam(engine: engine, address: try address(t, "filters.spam"))
+            if let n = try reader.positiveInt(t, "filters.spam", "timeout") { spam.timeout = .seconds(n) }
+            if let p = try policy(t, "filters.spam") { spam.onFailure = p }
+            spam.rejectScore = try score(t, "filters.spam", "reject_score")
+            spam.junkScore = try score(t, "filters.spam", "junk_score")
+            if let v = try reader.bool(t, "filters.spam", "scan_authenticated") { spam.scanAuthenticated = v }
+            result.spam = spam
+        }
+        return result
     }
 }
 

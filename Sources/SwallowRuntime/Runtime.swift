@@ -1,4 +1,5 @@
 import Delivery
+import Filters
 import Foundation
 import Logging
 import MailAuth
@@ -84,6 +85,8 @@ public struct Runtime: Sendable {
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
         services.inbound = inboundAuthentication()
         services.dmarcReject = config.authentication.dmarcReject
+        services.filters = config.filters.isEmpty ? nil : ContentFilters(config.filters)
+        services.hostname = config.server.hostname
 
         var services_: [any Service] = []
         var listeners: [TCPListener] = []

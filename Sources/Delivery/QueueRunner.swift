@@ -257,6 +257,7 @@ public final class QueueRunner: Sendable {
         }
         guard !updates.isEmpty else { return }
         var newMessages: [QueuedMessage] = []
+        var forwarded: QueuedMessage?
         if !forwards.isEmpty {
             // A new envelope for the alias's remote targets, carrying the original's body type,
             // SMTPUTF8 and DSN parameters (RFC 6152, RFC 6531, RFC 3461) so the next hop is
@@ -267,6 +268,7 @@ public final class QueueRunner: Sendable {
             forward.arrival = now
             forward.acceptance = nil
             newMessages.append(forward)
+            forwarded = forward
         }
         let bounce = Bounces.failure(message, failed: updates.filter { $0.state == .failed }, hostname: configuration.hostname)
         if let bounce { newMessages.append(bounce) }
@@ -281,8 +283,7 @@ public final class QueueRunner: Sendable {
         let recorded = await Task { await recorder.record(record) }.value
         switch recorded {
         case .success:
-            traceAttempt(message, updates: updates, outcomes: outcomes, hops: hops, reports: [bounce, delay], forward: newMessages.first {
-                !forwards.isEmpty && $0.id != bounce?.id && $0.id != delay?.id })
+            traceAttempt(message, updates: updates, outcomes: outcomes, hops: hops, reports: [bounce, delay], forward: forwarded)
             if let bounce {
                 log.info("bounce sent", metadata: ["to": "\(LogSafe.escape(message.sender))", "bounce_id": "\(bounce.id)"])
             }

@@ -529,6 +529,7 @@ struct CommandGrammar {
             try sp()
             return .getQuotaRoot(try mailbox())
         case "SEARCH": return .search(try search(), uid: false)
+        case "SORT": return try sort(uid: false)
         case "FETCH": return try fetch(uid: false)
         case "STORE": return try store(uid: false)
         case "COPY", "MOVE": return try copyOrMove(name, uid: false)
@@ -539,6 +540,7 @@ struct CommandGrammar {
             label = "UID " + sub
             switch sub {
             case "SEARCH": return .search(try search(), uid: true)
+            case "SORT": return try sort(uid: true)
             case "FETCH": return try fetch(uid: true)
             case "STORE": return try store(uid: true)
             case "COPY", "MOVE": return try copyOrMove(sub, uid: true)
@@ -848,6 +850,43 @@ struct CommandGrammar {
         while consume(ASCII.space) { keys.append(try searchKey()) }
         command.key = keys.count == 1 ? keys[0] : .and(keys)
         return command
+    }
+
+    /// ```
+    /// ; RFC 5256 §5, RFC 5957 §4
+    /// sort            = ["UID" SP] "SORT" SP sort-criteria SP search-criteria
+    /// sort-criteria   = "(" sort-criterion *(SP sort-criterion) ")"
+    /// sort-criterion  = ["REVERSE" SP] sort-key
+    /// sort-key        = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO"
+    ///                   / "DISPLAYFROM" / "DISPLAYTO"
+    /// search-criteria = charset 1*(SP search-key)     ; the charset is required here
+    /// ```
+    mutating func sort(uid: Bool) throws(GrammarError) -> IMAPCommand {
+        try sp()
+        try expect(ASCII.leftParen, "\"(\" of SORT criteria")
+        var criteria: [SortCriterion] = []
+        repeat {
+            var word = try keyword("sort key")
+            var reverse = false
+            if word == "REVERSE" {
+                reverse = true
+                try sp()
+                word = try keyword("sort key")
+            }
+            guard let key = SortCriterion.Key(rawValue: word) else {
+                throw GrammarError(message: "unknown sort key \(Self.printable(Array(word.utf8)))")
+            }
+            criteria.append(SortCriterion(key, reverse: reverse))
+        } while consume(ASCII.space)
+        try expect(ASCII.rightParen, "\")\" of SORT criteria")
+        try sp()
+        let charset = peek() == ASCII.dquote ? try quoted() : Array(try atom("charset"))
+        var command = SearchCommand(charset: ASCII.uppercased(charset), key: .all)
+        try sp()
+        var keys = [try searchKey()]
+        while consume(ASCII.space) { keys.append(try searchKey()) }
+        command.key = keys.count == 1 ? keys[0] : .and(keys)
+        return .sort(criteria, command, uid: uid)
     }
 
     /// Whether the next atom is `kw` (case-insensitively), without consuming it.

@@ -97,6 +97,8 @@ public enum IMAPCommand: Sendable, Hashable {
     case uidExpunge(SequenceSet)
     /// `[UID] SEARCH ...` (RFC 9051 §6.4.4, ESEARCH RFC 4731).
     case search(SearchCommand, uid: Bool)
+    /// `[UID] SORT (criteria) charset search-keys` (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
+    case sort([SortCriterion], SearchCommand, uid: Bool)
     /// `[UID] FETCH set items [(modifiers)]` (RFC 9051 §6.4.5, RFC 7162 §3.1.4, §3.2.6).
     case fetch(SequenceSet, attributes: [FetchAttribute], modifiers: [FetchModifier], uid: Bool)
     /// `[UID] STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags` (RFC 9051 §6.4.6, RFC 7162 §3.1.3).
@@ -138,6 +140,7 @@ public enum IMAPCommand: Sendable, Hashable {
         case .expunge: "EXPUNGE"
         case .uidExpunge: "UID EXPUNGE"
         case .search(_, let uid): uid ? "UID SEARCH" : "SEARCH"
+        case .sort(_, _, let uid): uid ? "UID SORT" : "SORT"
         case .fetch(_, _, _, let uid): uid ? "UID FETCH" : "FETCH"
         case .store(_, _, _, let uid): uid ? "UID STORE" : "STORE"
         case .copy(_, _, let uid): uid ? "UID COPY" : "COPY"

@@ -378,9 +378,9 @@ public struct IMAPCommandParser: Sendable {
         "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "ENABLE", "SELECT",
         "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB",
         "NAMESPACE", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
-        "STORE", "COPY", "MOVE", "IDLE", "ID", "GETQUOTA", "GETQUOTAROOT", "UID",
+        "STORE", "COPY", "MOVE", "IDLE", "ID", "GETQUOTA", "GETQUOTAROOT", "UID", "SORT",
     ]
-    private static let uidCommands: Set<String> = ["FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"]
+    private static let uidCommands: Set<String> = ["FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT"]
 
     private func readHeader(contentEnd: Int) -> Result<Header, HeaderError> {
         var k = 0

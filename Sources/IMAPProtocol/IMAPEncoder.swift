@@ -119,6 +119,10 @@ public struct IMAPEncoder: Sendable {
                 Self.appendNumber(item.value, to: &out)
             }
             out.append(ASCII.rightParen)
+        case .sort(let numbers):
+            // "SORT" *(SP nz-number)
+            out.append(contentsOf: "SORT".utf8)
+            for n in numbers { out.append(ASCII.space); Self.appendNumber(n, to: &out) }
         case .search(let numbers, let modSeq):
             // "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"]
             out.append(contentsOf: "SEARCH".utf8)

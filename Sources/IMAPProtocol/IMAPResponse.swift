@@ -81,6 +81,8 @@ public enum UntaggedResponse: Sendable, Hashable {
     case status(IMAPMailboxName, [StatusItem])
     /// `* SEARCH n...` with the optional `(MODSEQ n)` of RFC 7162 §3.1.5 (IMAP4rev1 only).
     case search([UInt32], modSeq: UInt64? = nil)
+    /// `* SORT n...` (RFC 5256 §4), in the sorted order.
+    case sort([UInt32])
     /// `* ESEARCH ...` (RFC 4731 §3.1, RFC 9051 §7.3.4).
     case esearch(ESearchResponse)
     /// `* n FETCH (items)` (RFC 9051 §7.5.2).

@@ -126,3 +126,14 @@ public struct SearchCommand: Sendable, Hashable {
         self.key = key
     }
 }
+
+/// One key of a SORT command (RFC 5256 §3; DISPLAYFROM and DISPLAYTO from RFC 5957 §3).
+public struct SortCriterion: Sendable, Hashable {
+    public enum Key: String, Sendable, Hashable, CaseIterable {
+        case arrival = "ARRIVAL", cc = "CC", date = "DATE", from = "FROM", size = "SIZE", subject = "SUBJECT", to = "TO"
+        case displayFrom = "DISPLAYFROM", displayTo = "DISPLAYTO"
+    }
+    public var key: Key
+    public var reverse: Bool
+    public init(_ key: Key, reverse: Bool = false) { self.key = key; self.reverse = reverse }
+}

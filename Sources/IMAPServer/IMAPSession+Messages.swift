@@ -51,6 +51,45 @@ extension IMAPSession {
         return bytes.mapValues { LoadedMessage(bytes: $0) }
     }
 
+    /// The messages of the selected mailbox that `command`'s keys match, in mailbox order (SEARCH
+    /// and SORT).
+    func matches(_ command: SearchCommand) async throws -> (SearchProgram, [(seq: Int, uid: UInt32, modSeq: UInt64)]) {
+        if let charset = command.charset, !["US-ASCII", "UTF-8", "UTF8"].contains(charset.uppercased()) {
+            throw Failure.no("Unsupported charset.", code: .badCharset(["US-ASCII", "UTF-8"]))
+        }
+        let box = try selectedBox()
+        let program = SearchProgram(command.key, mailbox: box, saved: savedSearch)
+        if program.usesModSeq { condStore = true }
+        if program.needsContent, box.count > configuration.limits.maxSearchContentMessages {
+            throw Failure.no("Mailbox too large to search message text (limit \(configuration.limits.maxSearchContentMessages) messages).",
+                             code: .limit)
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        var matched: [(seq: Int, uid: UInt32, modSeq: UInt64)] = []
+        var batch: [UInt32: LoadedMessage] = [:]
+        var batchEnd = 0
+        for (i, m) in box.messages.enumerated() {
+            var content: LoadedMessage?
+            if program.needsContent {
+                if i >= batchEnd {
+                    try await ensureClientPresent()
+                    batchEnd = Self.batchEnd(from: i, count: box.messages.count, headersOnly: !program.needsBody) {
+                        box.messages[$0].size
+                    }
+                    batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid),
+                                                   headersOnly: !program.needsBody)
+                }
+                if m.expunged { continue }
+                guard let loaded = batch[m.uid] else { continue }
+                content = loaded
+            }
+            if program.matches(.init(seq: i + 1, message: m, content: content), now: now) {
+                matched.append((i + 1, m.uid, m.modSeq))
+            }
+        }
+        return (program, matched)
+    }
+
     // MARK: FETCH (RFC 9051 §6.4.5, RFC 7162 §3.1.4, §3.2.6)
 
     func fetch(_ set: SequenceSet, attributes: [FetchAttribute], modifiers: [FetchModifier], uid: Bool) async throws -> Completion {
@@ -233,39 +272,7 @@ extension IMAPSession {
     // MARK: SEARCH (RFC 9051 §6.4.4, RFC 4731 ESEARCH, RFC 5182 SEARCHRES)
 
     func search(_ command: SearchCommand, uid: Bool, tag: String) async throws -> Completion {
-        if let charset = command.charset, !["US-ASCII", "UTF-8", "UTF8"].contains(charset.uppercased()) {
-            throw Failure.no("Unsupported charset.", code: .badCharset(["US-ASCII", "UTF-8"]))
-        }
-        let box = try selectedBox()
-        let program = SearchProgram(command.key, mailbox: box, saved: savedSearch)
-        if program.usesModSeq { condStore = true }
-        if program.needsContent, box.count > configuration.limits.maxSearchContentMessages {
-            throw Failure.no("Mailbox too large to search message text (limit \(configuration.limits.maxSearchContentMessages) messages).",
-                             code: .limit)
-        }
-        let now = Int64(Date().timeIntervalSince1970)
-        var matched: [(seq: Int, uid: UInt32, modSeq: UInt64)] = []
-        var batch: [UInt32: LoadedMessage] = [:]
-        var batchEnd = 0
-        for (i, m) in box.messages.enumerated() {
-            var content: LoadedMessage?
-            if program.needsContent {
-                if i >= batchEnd {
-                    try await ensureClientPresent()
-                    batchEnd = Self.batchEnd(from: i, count: box.messages.count, headersOnly: !program.needsBody) {
-                        box.messages[$0].size
-                    }
-                    batch = try await loadMessages(box.id, box.messages[i..<batchEnd].filter { !$0.expunged }.map(\.uid),
-                                                   headersOnly: !program.needsBody)
-                }
-                if m.expunged { continue }
-                guard let loaded = batch[m.uid] else { continue }
-                content = loaded
-            }
-            if program.matches(.init(seq: i + 1, message: m, content: content), now: now) {
-                matched.append((i + 1, m.uid, m.modSeq))
-            }
-        }
+        let (program, matched) = try await matches(command)
         let numbers = matched.map { uid ? $0.uid : UInt32($0.seq) }
         let highestModSeq = matched.map(\.modSeq).max()
 

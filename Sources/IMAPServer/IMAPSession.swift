@@ -258,7 +258,7 @@ actor IMAPSession {
         case .enable, .select, .examine, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
              .namespace, .status, .append, .idle, .getQuota, .getQuotaRoot:
             if state == .notAuthenticated { throw Failure.bad("Log in first") }
-        case .check, .close, .unselect, .expunge, .uidExpunge, .search, .fetch, .store, .copy, .move:
+        case .check, .close, .unselect, .expunge, .uidExpunge, .search, .sort, .fetch, .store, .copy, .move:
             if state == .notAuthenticated { throw Failure.bad("Log in first") }
             if state != .selected { throw Failure.bad("No mailbox selected") }
         }
@@ -336,6 +336,8 @@ actor IMAPSession {
             return try await expunge(uids: set)
         case .search(let search, let uid):
             return try await self.search(search, uid: uid, tag: tag)
+        case .sort(let criteria, let search, let uid):
+            return try await sort(criteria, search, uid: uid)
         case .fetch(let set, let attributes, let modifiers, let uid):
             return try await fetch(set, attributes: attributes, modifiers: modifiers, uid: uid)
         case .store(let set, let unchangedSince, let action, let uid):
@@ -503,7 +505,7 @@ actor IMAPSession {
     /// number (the client could not tell which message a number meant).
     static func allowsExpunge(_ command: IMAPCommand) -> Bool {
         switch command {
-        case .fetch(_, _, _, let uid), .store(_, _, _, let uid), .search(_, let uid): uid
+        case .fetch(_, _, _, let uid), .store(_, _, _, let uid), .search(_, let uid), .sort(_, _, let uid): uid
         default: true
         }
     }

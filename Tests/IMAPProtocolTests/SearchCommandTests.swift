@@ -27,6 +27,14 @@ import Testing
         Fixture("9 uid search UNDELETED SINCE 5-Jan-2024\r\n",
                 search(.and([.undeleted, .since(IMAPDate(year: 2024, month: 1, day: 5))]), uid: true)),
         Fixture("a SEARCH UNSEEN\r\n", search(.unseen)),
+        // RFC 5256 §5's example, and RFC 5957's DISPLAY keys.
+        Fixture("A283 SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n",
+                .sort([SortCriterion(.subject), SortCriterion(.date, reverse: true)], SearchCommand(charset: "UTF-8", key: .all), uid: false)),
+        Fixture("A285 SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"\r\n",
+                .sort([SortCriterion(.subject)], SearchCommand(charset: "US-ASCII", key: .text(bytes("not in mailbox"))), uid: false)),
+        Fixture("a uid sort (reverse displayfrom size) \"utf-8\" UNSEEN SINCE 1-Feb-1994\r\n",
+                .sort([SortCriterion(.displayFrom, reverse: true), SortCriterion(.size)],
+                      SearchCommand(charset: "UTF-8", key: .and([.unseen, .since(feb1994)])), uid: true)),
         Fixture("a UID SEARCH UID 1:* NOT DELETED\r\n", search(.and([.uid(.all), .not(.deleted)]), uid: true)),
         Fixture("a SEARCH OR (FROM alice TO bob) NOT (SEEN DELETED)\r\n",
                 search(.or(.and([.from(bytes("alice")), .to(bytes("bob"))]), .not(.and([.seen, .deleted]))))),
@@ -70,6 +78,12 @@ import Testing
         ("a SEARCH HEADER Subject\r\n", "expected SP"),
         ("a SEARCH SEEN  UNSEEN\r\n", "expected search key"),
         ("a SEARCH SEEN \r\n", "expected search key"),
+        ("a SORT () UTF-8 ALL\r\n", "sort key"),
+        ("a SORT (ARRIVAL) ALL\r\n", "expected SP"),
+        ("a SORT (NAME) UTF-8 ALL\r\n", "unknown sort key"),
+        ("a SORT (REVERSE) UTF-8 ALL\r\n", "expected SP"),
+        ("a SORT ARRIVAL UTF-8 ALL\r\n", "\"(\" of SORT criteria"),
+        ("a SORT (DATE) UTF-8\r\n", "expected SP"),
     ]
 
     @Test(arguments: fixtures) func parses(_ f: Fixture) { check(f) }

@@ -247,3 +247,37 @@ def test_thunderbird_utf8_append_to_sent_and_drafts(srv):
         assert fetch_one(m, "1", "(BODY.PEEK[])") == UTF8_MESSAGE
         assert flag in ok(m.fetch("1", "(FLAGS)"))[0].decode()
     m.logout()
+
+
+def test_sort_and_uid_sort(srv):
+    """SORT (RFC 5256) and SORT=DISPLAY (RFC 5957) as imaplib sends them: the order of each
+    criterion, REVERSE, base subjects ("Re:", "[list]", "(fwd)" ignored), UID SORT, and the
+    search keys applied before sorting."""
+    m = login(srv)
+    caps = ok(m.capability())[0].split()
+    assert {b"SORT", b"SORT=DISPLAY", b"WITHIN"} <= set(caps), caps
+    messages = [
+        # (internal date, From, Subject, body size filler)
+        ('"01-Mar-2026 10:00:00 +0000"', "Zed <b@outside.test>", "Re: beta", 300),
+        ('"02-Mar-2026 10:00:00 +0000"', '"Amy" <c@outside.test>', "alpha (fwd)", 100),
+        ('"03-Mar-2026 10:00:00 +0000"', "a@outside.test", "[list] Fwd: Beta", 200),
+    ]
+    uids = []
+    for date, sender, subject, size in messages:
+        raw = (f"From: {sender}\r\nTo: alice@example.test\r\nSubject: {subject}\r\n\r\n" + "x" * size + "\r\n").encode()
+        typ, data = m.append("INBOX", "", date, raw)
+        assert typ == "OK", data
+        uids.append(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+    ok(m.select("INBOX"))
+    assert ok(m.sort("(ARRIVAL)", "UTF-8", "ALL")) == [b"1 2 3"]
+    assert ok(m.sort("(REVERSE ARRIVAL)", "UTF-8", "ALL")) == [b"3 2 1"]
+    assert ok(m.sort("(SIZE)", "US-ASCII", "ALL")) == [b"2 3 1"]
+    # "beta" and "Beta" are the same base subject: arrival order decides between them.
+    assert ok(m.sort("(SUBJECT)", "UTF-8", "ALL")) == [b"2 1 3"]
+    assert ok(m.sort("(FROM)", "UTF-8", "ALL")) == [b"3 1 2"]
+    assert ok(m.sort("(DISPLAYFROM)", "UTF-8", "ALL")) == [b"3 2 1"]
+    assert ok(m.sort("(REVERSE SUBJECT ARRIVAL)", "UTF-8", "NOT SUBJECT alpha")) == [b"1 3"]
+    assert ok(m.uid("SORT", "(REVERSE SIZE)", "UTF-8", "ALL")) == [b" ".join([uids[0], uids[2], uids[1]])]
+    typ, data = m.sort("(SUBJECT)", "KOI8-R", "ALL")
+    assert typ == "NO" and b"BADCHARSET" in data[0], data
+    m.logout()

@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // libxcrypt's crypt(3): yescrypt, bcrypt, SHA-crypt (Debian's libcrypt-dev).
@@ -105,6 +106,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict),
         .target(
@@ -260,7 +262,10 @@ let package = Package(
         .testTarget(name: "MailAuthenticationTests", dependencies: ["MailAuthentication", "MailCore"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "LineFramingTests", dependencies: ["LineFraming"], swiftSettings: strict),
-        .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore"], swiftSettings: strict),
+        .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport", "MailCore",
+                                                               .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                               .product(name: "CompressNIO", package: "compress-nio")],
+                    swiftSettings: strict),
         .testTarget(
             name: "IMAPServerTests",
             dependencies: [

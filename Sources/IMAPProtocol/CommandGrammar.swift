@@ -450,6 +450,10 @@ struct CommandGrammar {
         case "NOOP": return .noop
         case "LOGOUT": return .logout
         case "STARTTLS": return .startTLS
+        case "COMPRESS":
+            // compress = "COMPRESS" SP algorithm   ; RFC 4978 §4
+            try sp()
+            return .compress(try keyword("compression algorithm"))
         case "NAMESPACE": return .namespace
         case "CHECK": return .check
         case "CLOSE": return .close

@@ -30,6 +30,9 @@ public enum IMAPCommand: Sendable, Hashable {
     /// `ID NIL` / `ID ("name" "value" ...)` (RFC 2971 §3.1). `nil` for `ID NIL`.
     case id([IDParameter]?)
 
+    /// `COMPRESS algorithm` (RFC 4978 §3), authenticated or selected state; the name upper-cased.
+    case compress(String)
+
     // MARK: Not authenticated (RFC 9051 §6.2)
 
     /// `STARTTLS` (RFC 9051 §6.2.1). Bytes pipelined after it must not be executed.
@@ -116,6 +119,7 @@ public enum IMAPCommand: Sendable, Hashable {
         case .logout: "LOGOUT"
         case .id: "ID"
         case .startTLS: "STARTTLS"
+        case .compress: "COMPRESS"
         case .authenticate: "AUTHENTICATE"
         case .login: "LOGIN"
         case .enable: "ENABLE"

@@ -515,6 +515,7 @@ public struct IMAPEncoder: Sendable {
                 out.append(ASCII.rightParen)
             }
         case .cannot: word("CANNOT")
+        case .compressionActive: word("COMPRESSIONACTIVE")
         case .capability(let caps):
             word("CAPABILITY")
             for c in caps { out.append(ASCII.space); word(c) }

@@ -28,6 +28,8 @@ public enum IMAPResponseCode: Sendable, Hashable {
     case clientBug
     /// The previously selected mailbox is now closed (QRESYNC, RFC 7162 §3.2.11).
     case closed
+    /// COMPRESS while compression is already on (RFC 4978 §3).
+    case compressionActive
     case contactAdmin
     /// `COPYUID uidvalidity source-uids destination-uids` (RFC 4315 §3).
     case copyUID(uidValidity: UInt32, source: SequenceSet, destination: SequenceSet)

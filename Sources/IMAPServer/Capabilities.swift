@@ -18,7 +18,7 @@ enum Capabilities {
             "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
             "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
             "QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT=\(configuration.appendLimit)", "BINARY", "STATUS=SIZE",
-            "MULTIAPPEND", "UTF8=ACCEPT", "SORT", "SORT=DISPLAY", "WITHIN",
+            "MULTIAPPEND", "UTF8=ACCEPT", "SORT", "SORT=DISPLAY", "WITHIN", "COMPRESS=DEFLATE",
         ]
         return caps
     }

@@ -96,6 +96,8 @@ final class IMAPDriver: ConnectionDriver {
                 connection.logger.trace("command", metadata: ["command": "\(command.command.name)"])
                 if case .startTLS = command.command {
                     startTLS(tag: command.tag, input: input, connection)
+                } else if case .compress(let algorithm) = command.command {
+                    compress(tag: command.tag, algorithm: algorithm, input: input, connection)
                 } else {
                     dispatch(connection) { await session.execute(command) }
                 }
@@ -149,6 +151,23 @@ final class IMAPDriver: ConnectionDriver {
             await session.tlsStarted()
             return IMAPSession.Outcome(next: .commands, authenticated: false)
         }
+    }
+
+    /// RFC 4978 §3: compression starts right after our OK, in both directions.
+    private func compress(tag: String, algorithm: String, input: ByteBuffer, _ connection: Connection<IMAPDriver>) {
+        guard authenticated else { return connection.write(encode(.bad(tag, nil, "Log in first."))) }
+        guard algorithm == "DEFLATE" else {
+            return connection.write(encode(.bad(tag, nil, "Unknown compression algorithm; this server offers DEFLATE.")))
+        }
+        if connection.compressionActive {
+            return connection.write(encode(.no(tag, .compressionActive, "DEFLATE is already active.")))
+        }
+        guard !parser.hasPartialCommand else {
+            return connection.close(encode(.untagged(.condition(.bye, text: "Pipelined data after COMPRESS."))))
+        }
+        _ = connection.startCompression(ready: encode(.ok(tag, nil, "DEFLATE active.")),
+                                        refusal: encode(.untagged(.condition(.bye, text: "Pipelined data after COMPRESS."))),
+                                        input: input)
     }
 
     /// Runs session work off the event loop, then continues reading in the mode it asks for.

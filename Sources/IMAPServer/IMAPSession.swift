@@ -253,6 +253,9 @@ actor IMAPSession {
         switch command {
         case .capability, .noop, .logout, .id:
             return
+        case .compress:
+            // Handled by the driver, on the event loop (it changes the pipeline).
+            throw Failure.bad("COMPRESS is handled by the connection.")
         case .startTLS, .authenticate, .login:
             if state != .notAuthenticated { throw Failure.bad("Already authenticated") }
         case .enable, .select, .examine, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
@@ -287,6 +290,9 @@ actor IMAPSession {
         case .startTLS:
             // The driver handles STARTTLS before the session sees it; reaching here means no TLS.
             throw Failure.no("TLS is not available.", code: .cannot)
+        case .compress:
+            // Likewise COMPRESS (checkState refuses it first).
+            throw Failure.no("Compression is not available.", code: .cannot)
         case .login(let username, let password):
             return try await login(username: username, password: password)
         case .authenticate(let mechanism, let initialResponse):

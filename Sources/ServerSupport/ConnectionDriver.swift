@@ -85,6 +85,16 @@ public struct Connection<Driver: ConnectionDriver> {
         handler.startTLS(context, ready: ready, refusal: refusal, pending: input.readableBytes)
     }
 
+    /// COMPRESS=DEFLATE (RFC 4978 §3): writes `ready` uncompressed, then compresses both ways.
+    /// Bytes the client sent after the command were sent uncompressed but would be read as
+    /// compressed: like STARTTLS, that is refused (`refusal`, then close). Returns whether
+    /// compression started.
+    public func startCompression(ready: [UInt8], refusal: [UInt8], input: ByteBuffer) -> Bool {
+        handler.startCompression(context, ready: ready, refusal: refusal, pending: input.readableBytes)
+    }
+
+    public var compressionActive: Bool { handler.compressionActive }
+
     /// The client logged in: the login deadline no longer applies.
     public func loggedIn() { handler.loggedIn() }
 

@@ -291,6 +291,33 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
         return true
     }
 
+    private(set) var compressionActive = false
+
+    func startCompression(_ context: ChannelHandlerContext, ready: [UInt8], refusal: [UInt8], pending: Int) -> Bool {
+        guard pending == 0 else {
+            logger.warning("data pipelined after COMPRESS: closing")
+            close(context, refusal)
+            return false
+        }
+        write(context, ready)
+        flush(context)
+        do {
+            // Between TLS and the protocol: compressed data is what TLS carries.
+            let handler = try DeflateHandler()
+            if let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
+                try context.pipeline.syncOperations.addHandler(handler, position: .after(tls))
+            } else {
+                try context.pipeline.syncOperations.addHandler(handler, position: .first)
+            }
+        } catch {
+            logger.error("cannot start compression", metadata: ["error": "\(error)"])
+            close(context, nil)
+            return false
+        }
+        compressionActive = true
+        return true
+    }
+
     func loggedIn() {
         loginTimer?.cancel()
         loginTimer = nil

@@ -12,6 +12,7 @@ import email
 import email.message
 import email.parser
 import email.policy
+import imaplib
 import os
 import re
 import shutil
@@ -52,6 +53,32 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
             detail = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
         time.sleep(interval)
+
+
+def imap_message(port: int, user: str, password: str, marker: str, mailbox: str = "INBOX",
+                 timeout: float = 30.0, unique: bool = False) -> bytes:
+    """Polls `mailbox` over IMAP (STARTTLS, LOGIN) until a message containing `marker` is
+    there; returns its BODY[]. `unique`: fail when more than one message has the marker."""
+    def look():
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+        try:
+            m.starttls(ssl_context=tls_client_context())
+            m.login(user, password)
+            typ, data = m.select(mailbox, readonly=True)
+            assert typ == "OK", data
+            if int(data[0]) == 0:
+                return None
+            typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+            assert typ == "OK", data
+            hits = [item[1] for item in data if isinstance(item, tuple) and marker.encode() in item[1]]
+            assert not unique or len(hits) <= 1, f"{len(hits)} messages with {marker!r}"
+            return hits[0] if hits else None
+        finally:
+            try:
+                m.logout()
+            except Exception:   # noqa: BLE001 - best effort
+                pass
+    return wait_for(look, timeout, f"a message with {marker!r} in {user}'s {mailbox} over IMAP", interval=0.3)
 
 
 def log_lines(srv, *needles: str) -> list[str]:
@@ -477,15 +504,17 @@ def is_bounce(raw: bytes) -> bool:
     return b"multipart/report" in head and b"mailer-daemon@" in head
 
 
-def send_plain(srv, sender: str, rcpt: str, raw: bytes) -> str:
+def send_plain(srv, sender: str, rcpt: str | list[str], raw: bytes, mail_options=(),
+               helo: str = "client.outside.test") -> str:
     """One transaction on the smtp port from 127.0.0.1 (trusted: relaying allowed, no TLS, no
     AUTH); returns the queue ID."""
     with smtplib.SMTP("127.0.0.1", srv.smtp, timeout=30) as s:
-        s.ehlo("client.outside.test")
-        code, text = s.mail(sender)
+        s.ehlo(helo)
+        code, text = s.mail(sender, list(mail_options))
         assert code == 250, (code, text)
-        code, text = s.rcpt(rcpt)
-        assert code in (250, 251), (code, text)
+        for r in [rcpt] if isinstance(rcpt, str) else rcpt:
+            code, text = s.rcpt(r)
+            assert code in (250, 251), (r, code, text)
         code, text = s.data(raw)
         assert code == 250, (code, text)
         m = QUEUED.match(text.decode())

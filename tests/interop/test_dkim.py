@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-import imaplib
 import io
 import logging
 import os
@@ -33,9 +32,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import (ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, DOMAIN, HOSTNAME, free_port,
-                      tls_client_context)
-from outbound_helpers import QUEUED, ScriptedSMTP, submit, wait_for
+from conftest import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, DOMAIN, HOSTNAME, free_port
+from outbound_helpers import ScriptedSMTP, imap_message, send_plain, submit, wait_for
 
 try:
     import dkim
@@ -281,43 +279,12 @@ def message(marker: str, sender: str = ALICE, to: str = BOB, extra: str = "",
 
 def send_smtp(srv, rcpts: list[str], raw: bytes, sender: str = ALICE, mail_options=()) -> str:
     """One transaction on the smtp port from 127.0.0.1, no TLS, no AUTH; returns the queue ID."""
-    with smtplib.SMTP("127.0.0.1", srv.smtp, timeout=30) as s:
-        s.ehlo("client.outside.test")
-        code, text = s.mail(sender, list(mail_options))
-        assert code == 250, (code, text)
-        for r in rcpts:
-            code, text = s.rcpt(r)
-            assert code in (250, 251), (r, code, text)
-        code, text = s.data(raw)
-        assert code == 250, (code, text)
-        m = QUEUED.match(text.decode())
-        assert m, text
-        return m.group(1)
+    return send_plain(srv, sender, rcpts, raw, mail_options=mail_options)
 
 
 def imap_fetch(srv, user: str, password: str, marker: str, timeout: float = 20.0) -> bytes:
-    """The message containing `marker` in the user's INBOX, as BODY[] over IMAP (STARTTLS)."""
-    def look():
-        m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30)
-        try:
-            m.starttls(ssl_context=tls_client_context())
-            m.login(user, password)
-            typ, data = m.select("INBOX", readonly=True)
-            assert typ == "OK", data
-            if int(data[0]) == 0:
-                return None
-            typ, data = m.fetch("1:*", "(BODY.PEEK[])")
-            assert typ == "OK", data
-            hits = [item[1] for item in data
-                    if isinstance(item, tuple) and marker.encode() in item[1]]
-            assert len(hits) <= 1, f"{len(hits)} messages with {marker!r}"
-            return hits[0] if hits else None
-        finally:
-            try:
-                m.logout()
-            except Exception:   # noqa: BLE001 - best effort
-                pass
-    return wait_for(look, timeout, f"{marker!r} in {user}'s INBOX over IMAP", interval=0.3)
+    """The one message containing `marker` in the user's INBOX, as BODY[] over IMAP."""
+    return imap_message(srv.ports["imap"], user, password, marker, timeout=timeout, unique=True)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-import imaplib
 import poplib
 import re
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from conftest import http_request, register_log, tls_client_context, unregister_log
-from outbound_helpers import (DNSMASQ, SMTP_SINK, Dnsmasq, SmtpSink, dns_query, is_bounce,
+from outbound_helpers import (DNSMASQ, imap_message, SMTP_SINK, Dnsmasq, SmtpSink, dns_query, is_bounce,
                               log_lines, message, parse_bounce, queue_list, require_port_25,
                               submit, wait_for, wait_log)
 
@@ -144,30 +143,8 @@ def sink_factory():
 
 def imap_find(port: int, user: str, password: str, marker: str,
               timeout: float = DELIVERY_TIMEOUT) -> bytes:
-    """Poll the INBOX over IMAP (STARTTLS, LOGIN) until a message containing `marker` is
-    there; returns its BODY[]."""
-    def look():
-        m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
-        try:
-            m.starttls(ssl_context=tls_client_context())
-            m.login(user, password)
-            typ, data = m.select("INBOX", readonly=True)
-            assert typ == "OK", data
-            if int(data[0]) == 0:
-                return None
-            typ, data = m.fetch("1:*", "(BODY.PEEK[])")
-            assert typ == "OK", data
-            for item in data:
-                if isinstance(item, tuple) and marker.encode() in item[1]:
-                    return item[1]
-            return None
-        finally:
-            try:
-                m.logout()
-            except Exception:   # noqa: BLE001 - best effort
-                pass
-    return wait_for(look, timeout, f"a message with {marker!r} in {user}'s INBOX over IMAP",
-                    interval=0.5)
+    """The message containing `marker` in the user's INBOX (polled over IMAP); its BODY[]."""
+    return imap_message(port, user, password, marker, timeout=timeout)
 
 
 def pop3_find(port: int, user: str, password: str, marker: str) -> bytes:

@@ -273,20 +273,9 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
 
     func startTLS(_ context: ChannelHandlerContext, ready: [UInt8], refusal: [UInt8], pending: Int) -> Bool {
         guard let tls = registry.tls else { return false }
-        guard pending == 0 else {
-            logger.warning("data pipelined after STARTTLS: closing (command injection attempt?)")
-            close(context, refusal)
-            return false
-        }
-        write(context, ready)
-        flush(context)
-        do {
+        guard addLayer(context, "TLS", ready: ready, refusal: refusal, pending: pending, {
             try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
-        } catch {
-            logger.error("cannot start TLS", metadata: ["error": "\(error)"])
-            close(context, nil)
-            return false
-        }
+        }) else { return false }
         tlsActive = true
         return true
     }
@@ -294,14 +283,7 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
     private(set) var compressionActive = false
 
     func startCompression(_ context: ChannelHandlerContext, ready: [UInt8], refusal: [UInt8], pending: Int) -> Bool {
-        guard pending == 0 else {
-            logger.warning("data pipelined after COMPRESS: closing")
-            close(context, refusal)
-            return false
-        }
-        write(context, ready)
-        flush(context)
-        do {
+        guard addLayer(context, "compression", ready: ready, refusal: refusal, pending: pending, {
             // Between TLS and the protocol: compressed data is what TLS carries.
             let handler = try DeflateHandler()
             if let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
@@ -309,12 +291,31 @@ public final class ConnectionHandler<Driver: ConnectionDriver>: ChannelInboundHa
             } else {
                 try context.pipeline.syncOperations.addHandler(handler, position: .first)
             }
+        }) else { return false }
+        compressionActive = true
+        return true
+    }
+
+    /// STARTTLS and COMPRESS: bytes the client pipelined after the command were sent in the old
+    /// framing and must not be read in the new one (the STARTTLS command-injection family):
+    /// refuse and close. Otherwise `ready` goes out in the old framing, then `install` adds the
+    /// new layer under the protocol.
+    private func addLayer(_ context: ChannelHandlerContext, _ what: String, ready: [UInt8], refusal: [UInt8], pending: Int,
+                          _ install: () throws -> Void) -> Bool {
+        guard pending == 0 else {
+            logger.warning("data pipelined before \(what) started: closing (command injection attempt?)")
+            close(context, refusal)
+            return false
+        }
+        write(context, ready)
+        flush(context)
+        do {
+            try install()
         } catch {
-            logger.error("cannot start compression", metadata: ["error": "\(error)"])
+            logger.error("cannot start \(what)", metadata: ["error": "\(error)"])
             close(context, nil)
             return false
         }
-        compressionActive = true
         return true
     }
 

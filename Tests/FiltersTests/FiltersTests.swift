@@ -126,18 +126,18 @@ struct FiltersTests {
 
     /// A scanner that takes the connection and never answers: the deadline ends the wait, and
     /// the configured policy decides (451 by default for the virus scanner, accept for spam).
-    @Test func silentScannerTimesOut() async throws {
+    @Test(.timeLimit(.minutes(1))) func silentScannerTimesOut() async throws {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         defer { server.close(promise: nil) }
         let port = server.localAddress!.port!
         let address = ScannerAddress("127.0.0.1:\(port)")!
-        let clock = ContinuousClock()
-        let start = clock.now
-        await #expect(throws: ScannerUnavailable.self) {
+        // The deadline, not the peer, ended the wait (no timing assertion: CI load varies).
+        let error = await #expect(throws: ScannerUnavailable.self) {
             try await ClamdClient(address: address, timeout: .milliseconds(500)).scan(Array("x\r\n".utf8))
         }
-        #expect(clock.now - start < .seconds(5))
+        let reason = error?.description ?? ""
+        #expect(reason.contains("no answer within") || reason.contains("connectTimeout"), "\(reason)")
 
         var config = ContentFilterConfiguration(antivirus: .init(address: address))
         config.antivirus?.timeout = .milliseconds(300)

@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "MailCore", "MailAuth", "MailStore", "MailQueue", "SMTPProtocol",
+                "MailCore", "MailAuth", "MailStore", "MailQueue", "SMTPProtocol", "Sieve",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -147,6 +147,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
+        // Sieve (RFC 5228 and extensions): parsing, checking and running user filters; pure.
+        .target(name: "Sieve", dependencies: ["MailCore"], swiftSettings: strict),
         // Content scanners in front of delivery: clamd, spamd, rspamd (DESIGN.md §2 "Filters").
         .target(
             name: "Filters",
@@ -163,7 +165,7 @@ let package = Package(
             name: "Admin",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailQueue", "Delivery", "SQLiteSupport", "ServerSupport",
-                "MailAuthentication",
+                "MailAuthentication", "Sieve",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -232,6 +234,7 @@ let package = Package(
                                                          .product(name: "NIOPosix", package: "swift-nio"),
                                                          .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
+        .testTarget(name: "SieveTests", dependencies: ["Sieve"], swiftSettings: strict),
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),

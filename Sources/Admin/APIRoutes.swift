@@ -141,16 +141,14 @@ struct APIRoutes {
             if let q = query.get("q"), !q.isEmpty {
                 found = try await trace.find(q, since: since, until: until)
             } else {
-                found = try await trace.recent()
+                found = try await trace.recent(since: since, until: until)
             }
             return try AdminServer.json(AdminJSON.trace(found))
         }
     }
 
     private func audit(_ context: AdminContext, _ action: String, _ target: String) async {
-        await accounts.audit(context.admin ?? "?", action, target)
-        context.logger.notice("admin change", metadata: ["admin": "\(context.admin ?? "?")", "action": "\(action)",
-                                                         "target": "\(target)", "client": "\(context.clientIP)"])
+        await dependencies.recordChange(context, action, target)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, emptyIs empty: T? = nil) async throws -> T {

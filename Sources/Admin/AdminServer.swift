@@ -50,6 +50,14 @@ public struct AdminServer: Sendable {
             self.administration = administration; self.accounts = accounts; self.metrics = metrics
             self.status = status; self.readiness = readiness; self.beforeScrape = beforeScrape
         }
+
+        /// A change made through the API or the console: a row in the audit log and one
+        /// `admin change` line in the server log, the same for both.
+        func recordChange(_ context: AdminContext, _ action: String, _ target: String) async {
+            await accounts.audit(context.admin ?? "?", action, target)
+            context.logger.notice("admin change", metadata: ["admin": "\(context.admin ?? "?")", "action": "\(action)",
+                                                             "target": "\(target)", "client": "\(context.clientIP)"])
+        }
     }
 
     /// Largest request body accepted (JSON and forms are small).
@@ -107,7 +115,7 @@ public struct AdminServer: Sendable {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
-        let api = router.group("/api").add(middleware: APIAuthentication(accounts: dependencies.accounts))
+        let api = router.group("/api").add(middleware: APIAuthentication(accounts: dependencies.accounts, limiter: sessions))
         APIRoutes(dependencies: dependencies).register(api)
         let console = router.group("/console")
         Console(dependencies: dependencies, sessions: sessions).register(console)
@@ -177,20 +185,34 @@ struct SecurityHeaders: RouterMiddleware {
 /// `Authorization: Bearer TOKEN` (a token from `swallow admin add` / `swallow admin token`)
 /// on every /api route but the OpenAPI document. RFC 6750 §3: a missing or bad token is 401
 /// with `WWW-Authenticate: Bearer`.
+///
+/// A wrong token counts as a failed login of its client address, with the console's limiter
+/// (the same counts: guesses at a token and at a password add up), and is logged with that
+/// address, never the token. A client over the limit gets 429 before its token is looked at.
 struct APIAuthentication: RouterMiddleware {
     typealias Context = AdminContext
     let accounts: AdminAccounts
+    let limiter: ConsoleSessions
 
     func handle(_ request: Request, context: AdminContext, next: (Request, AdminContext) async throws -> Response) async throws -> Response {
+        guard limiter.mayTryLogin(context.clientIP) else {
+            context.logger.notice("API token refused", metadata: ["client": "\(context.clientIP)", "reason": "too many failures"])
+            return AdminServer.error(.tooManyRequests, "too many wrong API tokens from your address; try again in 15 minutes",
+                                     headers: [.retryAfter: "\(Int(ConsoleSessions.failureWindow))"])
+        }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            context.logger.notice("API token refused", metadata: ["client": "\(context.clientIP)", "reason": "no token"])
             return AdminServer.error(.unauthorized, "an API token is required (Authorization: Bearer TOKEN)",
                                      headers: [.wwwAuthenticate: "Bearer realm=\"swallow\""])
         }
         let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard let admin = await accounts.admin(token: token) else {
+            limiter.loginFailed(context.clientIP)
+            context.logger.notice("API token refused", metadata: ["client": "\(context.clientIP)", "reason": "wrong token"])
             return AdminServer.error(.unauthorized, "the API token is not valid",
                                      headers: [.wwwAuthenticate: "Bearer realm=\"swallow\", error=\"invalid_token\""])
         }
+        limiter.loginSucceeded(context.clientIP)
         var context = context
         context.admin = admin
         do {

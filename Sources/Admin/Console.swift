@@ -51,7 +51,7 @@ struct Console {
             return try await act(context, back: "/console/users") {
                 let quota = try form["quota"].flatMap { $0.isEmpty ? nil : $0 }.map(ByteSize.parse) ?? 0
                 let user = try await admin.addUser(form["address"] ?? "", password: form["password"] ?? "", quotaBytes: quota)
-                await dependencies.accounts.audit(context.admin ?? "?", "user.add", user.address)
+                await dependencies.recordChange(context, "user.add", user.address)
                 return "Added \(user.address)."
             }
         }
@@ -60,7 +60,7 @@ struct Console {
             return try await act(context, back: "/console/users") {
                 let address = form["address"] ?? ""
                 try await admin.directory.removeUser(address)
-                await dependencies.accounts.audit(context.admin ?? "?", "user.remove", address)
+                await dependencies.recordChange(context, "user.remove", address)
                 return "Removed \(address)."
             }
         }
@@ -69,7 +69,7 @@ struct Console {
             return try await act(context, back: "/console/users") {
                 let address = form["address"] ?? ""
                 try await admin.setPassword(address, password: form["password"] ?? "")
-                await dependencies.accounts.audit(context.admin ?? "?", "user.password", address)
+                await dependencies.recordChange(context, "user.password", address)
                 return "Changed the password of \(address)."
             }
         }
@@ -79,7 +79,7 @@ struct Console {
                 let address = form["address"] ?? ""
                 let text = (form["quota"] ?? "").trimmingCharacters(in: .whitespaces)
                 try await admin.setQuota(address, bytes: text.isEmpty ? 0 : ByteSize.parse(text))
-                await dependencies.accounts.audit(context.admin ?? "?", "user.quota", address)
+                await dependencies.recordChange(context, "user.quota", address)
                 return "Set the quota of \(address) to \(text.isEmpty ? "unlimited" : text)."
             }
         }
@@ -90,11 +90,11 @@ struct Console {
                 let domain = form["domain"] ?? ""
                 if form["remove"] != nil {
                     try await admin.directory.removeDomain(domain)
-                    await dependencies.accounts.audit(context.admin ?? "?", "domain.remove", domain)
+                    await dependencies.recordChange(context, "domain.remove", domain)
                     return "Removed \(domain)."
                 }
                 try await admin.directory.addDomain(domain)
-                await dependencies.accounts.audit(context.admin ?? "?", "domain.add", domain)
+                await dependencies.recordChange(context, "domain.add", domain)
                 return "Added \(domain)."
             }
         }
@@ -105,12 +105,12 @@ struct Console {
                 let alias = form["alias"] ?? ""
                 if form["remove"] != nil {
                     try await admin.directory.removeAlias(alias)
-                    await dependencies.accounts.audit(context.admin ?? "?", "alias.remove", alias)
+                    await dependencies.recordChange(context, "alias.remove", alias)
                     return "Removed \(alias)."
                 }
                 let targets = (form["targets"] ?? "").split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
                 try await admin.directory.addAlias(alias, targets: targets)
-                await dependencies.accounts.audit(context.admin ?? "?", "alias.add", alias)
+                await dependencies.recordChange(context, "alias.add", alias)
                 return "Added \(alias)."
             }
         }
@@ -131,11 +131,14 @@ struct Console {
                 case ("bounce", let id?): _ = try await admin.bounce(id, by: by); what = "Returned \(id) to its sender."
                 default: throw AdminError.badRequest("unknown queue action '\(action)'")
                 }
-                await dependencies.accounts.audit(by, "queue.\(action)", id ?? "all")
+                await dependencies.recordChange(context, "queue.\(action)", id ?? "all")
                 return what
             }
         }
-        pages.get("/trace") { request, context in try await trace(context, query: request.uri.queryParameters.get("q") ?? "") }
+        pages.get("/trace") { request, context in
+            let query = request.uri.queryParameters
+            return try await trace(context, query: query.get("q") ?? "", since: query.get("since") ?? "", until: query.get("until") ?? "")
+        }
     }
 
     /// Runs a change and redirects back with what happened (POST/redirect/GET), or shows the refusal.
@@ -252,11 +255,24 @@ struct Console {
         return Self.page("Queued \(m.id)", context: context, body: body)
     }
 
-    private func trace(_ context: AdminContext, query: String) async throws -> Response {
+    /// Search by queue ID, address or Message-ID, and time range (ISO 8601, as the API's and
+    /// `swallow trace`'s since and until); without a query, the most recent messages in the range.
+    private func trace(_ context: AdminContext, query: String, since: String, until: String) async throws -> Response {
+        let example = "2026-12-03T17:00:00Z"
         var body = "<form id=\"trace\" method=\"get\" action=\"/console/trace\"><label>Queue ID, address or Message-ID "
-            + "<input name=\"q\" value=\"\(html(query))\"></label> <button type=\"submit\">Search</button></form>"
+            + "<input name=\"q\" value=\"\(html(query))\"></label> "
+            + "<label>Since <input name=\"since\" value=\"\(html(since))\" placeholder=\"\(example)\"></label> "
+            + "<label>Until <input name=\"until\" value=\"\(html(until))\" placeholder=\"\(example)\"></label> "
+            + "<button type=\"submit\">Search</button></form>"
         guard let trace = admin.trace else { return Self.page("Trace", context: context, body: body + "<p>The trace is off.</p>") }
-        let found = query.isEmpty ? try await trace.recent(limit: 20) : try await trace.find(query)
+        let from: Date?, to: Date?
+        do {
+            from = since.isEmpty ? nil : try APIRoutes.date(since)
+            to = until.isEmpty ? nil : try APIRoutes.date(until)
+        } catch {
+            return Self.page("Trace", context: context, status: .badRequest, body: body + "<p class=\"error\">\(html("\(error)"))</p>")
+        }
+        let found = query.isEmpty ? try await trace.recent(since: from, until: to, limit: 20) : try await trace.find(query, since: from, until: to)
         body += "<table id=\"trace-events\"><tr><th>time</th><th>queue ID</th><th>event</th><th>recipient</th><th>details</th></tr>"
         for m in found {
             for e in m.events {
@@ -266,7 +282,11 @@ struct Console {
                     + "<td>\(e.kind.rawValue)</td><td>\(html(e.recipient ?? ""))</td><td>\(html(e.text))<br><small>\(html(details))</small></td></tr>"
             }
         }
-        body += "</table>" + (found.isEmpty && !query.isEmpty ? "<p>Nothing found for \(html(query)).</p>" : "")
+        let range = (from.map { " since \(AdminJSON.iso($0))" } ?? "") + (to.map { " until \(AdminJSON.iso($0))" } ?? "")
+        body += "</table>"
+        if found.isEmpty && !(query.isEmpty && range.isEmpty) {
+            body += "<p>Nothing found" + (query.isEmpty ? "" : " for \(html(query))") + "\(range).</p>"
+        }
         return Self.page("Trace", context: context, body: body)
     }
 

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The console's logins: a random session cookie (HttpOnly, SameSite=Strict) per login, each
 /// with its own CSRF token that every form carries (a POST without it is refused), and a limit
-/// on failed logins per client address.
+/// on failed logins per client address (console passwords and API tokens alike).
 final class ConsoleSessions: Sendable {
     struct Session: Sendable {
         let admin: String

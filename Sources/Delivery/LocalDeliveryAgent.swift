@@ -16,15 +16,24 @@ public struct LocalDeliveryAgent: Sendable {
     public enum Outcome: Sendable, Equatable {
         case delivered(AppendResult)
         case failed(StoreError)
+        /// The account's Sieve script kept no copy (discard, redirect, or a reject reported to
+        /// the sender).
+        case filtered
+        /// The account's Sieve script rejected the message and the caller may refuse it at the
+        /// protocol level (RFC 5429 §2.1 ereject/reject): `550 5.7.1` with this reason.
+        case rejected(String)
     }
 
     let committer: GroupCommitter
     /// Where each copy is recorded for `swallow trace` (nil: not traced).
     let trace: MessageTrace?
+    /// Users' Sieve scripts (nil: no filtering, every copy to INBOX).
+    let sieve: SieveFiltering?
 
-    public init(committer: GroupCommitter, trace: MessageTrace? = nil) {
+    public init(committer: GroupCommitter, trace: MessageTrace? = nil, sieve: SieveFiltering? = nil) {
         self.committer = committer
         self.trace = trace
+        self.sieve = sieve
     }
 
     /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
@@ -32,40 +41,77 @@ public struct LocalDeliveryAgent: Sendable {
     /// the client sent it is shared as it is, without a copy). `sender` is the envelope sender,
     /// "" for the null sender. `acceptance` marks the copies as commits of one SMTP acceptance
     /// with several, which the store records with them (`AcceptanceLedger`). `junk`: the spam
-    /// filter said so; each copy goes into the account's `\\Junk` mailbox instead of INBOX.
+    /// filter said so; the kept copy goes into the account's `\Junk` mailbox instead of INBOX.
+    /// `recipients`: the address each account was reached by (RCPT TO, with any `+detail`), for
+    /// Sieve's `envelope "to"`. `mayRefuse`: a Sieve reject may be answered at the protocol level
+    /// (`.rejected`) instead of by a report to the sender.
     public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
                         internalDate: InternalDate, acceptance: AcceptanceMark? = nil, queueID: QueueID? = nil,
-                        junk: Bool = false, logger: Logger) async -> [(Account, Outcome)] {
+                        junk: Bool = false, recipients: [UserID: String] = [:], mayRefuse: Bool = false,
+                        logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
         let body = MessageBody(message)
-        let deliveries = unique.map { account in
-            Delivery(user: account.id, mailbox: "INBOX", specialUse: junk ? .junk : nil,
-                     message: NewMessage(prefix: Self.traceHeaders(sender: sender, recipient: account.address) + trace,
-                                         body: body, internalDate: internalDate),
-                     acceptance: acceptance)
-        }
-        let results = await committer.submit(deliveries)
-        var events: [TraceEvent] = []
-        let outcomes = zip(unique, results).map { account, result -> (Account, Outcome) in
-            switch result {
-            case .success(let r):
-                logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "\(junk ? "Junk" : "INBOX")", "uid": "\(r.uid)"])
-                Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
-                if let queueID {
-                    events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
-                                             text: "delivered to \(account.address) \(junk ? "Junk" : "INBOX"), UID \(r.uid)",
-                                             data: ["mailbox": junk ? "Junk" : "INBOX", "uid": "\(r.uid)"]))
-                }
-                return (account, .delivered(r))
-            case .failure(let e):
-                logger.warning("local delivery failed", metadata: ["to": "\(account.address)", "error": "\(e)"])
-                if let queueID {
-                    events.append(TraceEvent(queueID: queueID, kind: .deferred, recipient: account.address,
-                                             text: "local delivery to \(account.address) failed: \(e)", data: ["reply": "\(e)"]))
-                }
-                return (account, .failed(e))
+        var deliveries: [Delivery] = []
+        var owners: [Int] = []
+        var plans: [SieveFiltering.Plan?] = []
+        for (index, account) in unique.enumerated() {
+            let prefix = Self.traceHeaders(sender: sender, recipient: account.address) + trace
+            let plan = await sieve?.plan(for: account, message: prefix + message, sender: sender,
+                                         recipient: recipients[account.id] ?? account.address, logger: logger)
+            plans.append(plan)
+            let copies = plan?.copies ?? [(nil, .none, false)]
+            for copy in copies {
+                let kept = copy.mailbox == nil
+                deliveries.append(Delivery(user: account.id, mailbox: copy.mailbox ?? "INBOX", specialUse: kept && junk ? .junk : nil,
+                                           message: NewMessage(prefix: prefix, body: body, flags: copy.flags, internalDate: internalDate),
+                                           acceptance: acceptance, create: copy.create))
+                owners.append(index)
             }
+        }
+        let results = deliveries.isEmpty ? [] : await committer.submit(deliveries)
+        var events: [TraceEvent] = []
+        var outcomes: [(Account, Outcome)] = []
+        for (index, account) in unique.enumerated() {
+            var outcome: Outcome?
+            for (n, result) in results.enumerated() where owners[n] == index {
+                let mailbox = deliveries[n].specialUse == .junk ? "Junk" : deliveries[n].mailbox
+                switch result {
+                case .success(let r):
+                    logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "\(mailbox)", "uid": "\(r.uid)"])
+                    Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
+                    if let queueID {
+                        events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
+                                                 text: "delivered to \(account.address) \(mailbox), UID \(r.uid)",
+                                                 data: ["mailbox": mailbox, "uid": "\(r.uid)"]))
+                    }
+                    if outcome == nil { outcome = .delivered(r) }
+                case .failure(let e):
+                    logger.warning("local delivery failed", metadata: ["to": "\(account.address)", "mailbox": "\(mailbox)", "error": "\(e)"])
+                    if let queueID {
+                        events.append(TraceEvent(queueID: queueID, kind: .deferred, recipient: account.address,
+                                                 text: "local delivery to \(account.address) failed: \(e)", data: ["reply": "\(e)"]))
+                    }
+                    if case .failed = outcome {} else { outcome = .failed(e) }
+                }
+            }
+            if let plan = plans[index], let sieve {
+                let refused = mayRefuse && plan.reject != nil && plan.copies.isEmpty
+                if refused, let reason = plan.reject { outcome = .rejected(reason) }
+                do {
+                    try await sieve.carryOut(plan, account: account, message: Self.traceHeaders(sender: sender, recipient: account.address)
+                                                + trace + message, sender: sender, refused: refused, logger: logger)
+                    if let queueID, !plan.redirects.isEmpty {
+                        events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
+                                                 text: "redirected by \(account.address)'s filter to \(plan.redirects.joined(separator: ", "))",
+                                                 data: ["redirect": plan.redirects.joined(separator: ",")]))
+                    }
+                } catch {
+                    logger.error("sieve: could not queue a redirect, reply or report", metadata: ["to": "\(account.address)", "error": "\(error)"])
+                    outcome = .failed(.temporary("cannot queue what the filter asked: \(error)"))
+                }
+            }
+            outcomes.append((account, outcome ?? .filtered))
         }
         self.trace?.record(events)
         return outcomes

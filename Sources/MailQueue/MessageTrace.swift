@@ -80,7 +80,9 @@ public final class MessageTrace: Sendable {
     let retention: TimeInterval
     private let pending = Mutex(Pending())
 
-    public init(path: String, retention: TimeInterval = 30 * 86_400) throws {
+    /// `retention` has no default: whoever opens the trace prunes it (at its first write), so a
+    /// reader with another retention than the configured one would delete what should be kept.
+    public init(path: String, retention: TimeInterval) throws {
         try DurablePool.createPrivateFile(path)
         var config = Configuration()
         config.busyMode = .timeout(10)
@@ -241,11 +243,18 @@ public final class MessageTrace: Sendable {
         }
     }
 
-    /// The most recent messages, for the console's trace page without a query.
-    public func recent(limit: Int = 50) async throws -> [TracedMessage] {
+    /// The most recent messages with events between `since` and `until` (as `find` counts
+    /// them: the arrival or any event), for a search without a query.
+    public func recent(since: Date? = nil, until: Date? = nil, limit: Int = 50) async throws -> [TracedMessage] {
         await flush()
+        let lower = since?.timeIntervalSince1970 ?? 0
+        let upper = until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude
         return try await pool.read { db in
-            try String.fetchAll(db.cachedStatement(sql: "SELECT queue_id FROM trace_message ORDER BY time DESC LIMIT ?"), arguments: [limit])
+            try String.fetchAll(db.cachedStatement(sql: """
+                SELECT queue_id FROM trace_message
+                WHERE time BETWEEN ?1 AND ?2 OR queue_id IN (SELECT queue_id FROM trace_event WHERE time BETWEEN ?1 AND ?2)
+                ORDER BY time DESC LIMIT ?3
+                """), arguments: [lower, upper, limit])
                 .compactMap { try Self.load($0, db) }
         }
     }

@@ -172,10 +172,14 @@ public struct Delivery: Sendable {
     /// Set when this copy is one of several commits of one SMTP acceptance: the store records
     /// it (and the mark's carried targets) in the transaction that stores the copy.
     public var acceptance: AcceptanceMark?
+    /// Create `mailbox` (and its parents) when it does not exist (Sieve `fileinto :create`,
+    /// RFC 5490 §3.2); otherwise a missing mailbox fails the delivery with `.notFound`.
+    public var create: Bool
 
     public init(user: UserID, mailbox: String = "INBOX", specialUse: SpecialUse? = nil, message: NewMessage,
-                acceptance: AcceptanceMark? = nil) {
+                acceptance: AcceptanceMark? = nil, create: Bool = false) {
         self.user = user; self.mailbox = mailbox; self.specialUse = specialUse; self.message = message; self.acceptance = acceptance
+        self.create = create
     }
 }
 

@@ -87,7 +87,16 @@ extension SQLiteMailStore {
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE account_id = ? AND special_use = ? ORDER BY id LIMIT 1"),
                              arguments: [delivery.user.rawValue, use.rawValue])
         }
-        guard let row = try special ?? mailboxRow(db, delivery.user, name) else { throw StoreError.notFound(name) }
+        var found = try special ?? mailboxRow(db, delivery.user, name)
+        if found == nil, delivery.create {
+            let valid = try MailboxName.validate(name)
+            for parent in MailboxName.ancestors(of: valid) where try mailboxRow(db, delivery.user, parent) == nil {
+                _ = try insertMailbox(db, delivery.user, parent, specialUse: nil, &changes)
+            }
+            _ = try insertMailbox(db, delivery.user, valid, specialUse: nil, &changes)
+            found = try mailboxRow(db, delivery.user, valid)
+        }
+        guard let row = found else { throw StoreError.notFound(name) }
         guard row["selectable"] as Bool else { throw StoreError.notPermitted("\(name) is not selectable") }
         try charge(db, delivery.user, bytes: Int64(size), messages: 1)
         let mailboxID: Int64 = row["id"]

@@ -101,6 +101,25 @@ enum Schema {
             // SQLiteSupport.AcceptanceTable); pruned after a day.
             try AcceptanceTable.create(db)
         }
+        m.registerMigration("v4-sieve") { db in
+            // Users' Sieve scripts (at most one active) and vacation's memory of who was
+            // answered with which reply until when (RFC 5230 §4.2).
+            try db.execute(sql: """
+                CREATE TABLE sieve_script (
+                    account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    active INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (account_id, name)) WITHOUT ROWID;
+
+                CREATE TABLE vacation_reply (
+                    account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    handle TEXT NOT NULL,
+                    sender TEXT NOT NULL COLLATE NOCASE,
+                    until INTEGER NOT NULL,
+                    PRIMARY KEY (account_id, handle, sender)) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 }

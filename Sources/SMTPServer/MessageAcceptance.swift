@@ -110,7 +110,8 @@ enum MessageAcceptance {
         let outcomes = await services.localDelivery.deliver(
             message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
             internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark,
-            queueID: transaction.queueID, junk: junk, logger: logger)
+            queueID: transaction.queueID, junk: junk, recipients: originalRecipients(transaction),
+            mayRefuse: lmtp || (transaction.recipients.count == 1 && remote.isEmpty), logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
@@ -119,6 +120,7 @@ enum MessageAcceptance {
                 for account in r.accounts {
                     guard let outcome = outcomes.first(where: { $0.0.id == account.id })?.1 else { continue }
                     if case .failed(let error) = outcome { return reply(for: error, recipient: r.address) }
+                    if case .rejected(let reason) = outcome { return rejected(reason) }
                 }
                 return .deliveredTo(r.address, queueID: transaction.queueID.rawValue)
             }
@@ -127,6 +129,7 @@ enum MessageAcceptance {
             if case .failed(let e) = outcome.1 { return e } else { return nil }
         }
         if queueFailure != nil { return [.localError] }
+        if outcomes.count == 1, case .rejected(let reason) = outcomes[0].1 { return [rejected(reason)] }
         if let first = failures.first {
             // With one recipient its own reason is exact; with several, a temporary failure makes
             // the client retry, and the retry skips the copies already stored (retryPlan).
@@ -160,6 +163,23 @@ enum MessageAcceptance {
         var value = field.value.trimmingCharacters(in: .whitespaces)
         if value.hasPrefix("<"), value.hasSuffix(">"), value.count > 2 { value = String(value.dropFirst().dropLast()) }
         return value.isEmpty ? nil : String(value.prefix(998))
+    }
+
+    /// RFC 5429 §2.1: a Sieve reject refused at the protocol level, with the script's reason
+    /// (one line, printable ASCII, bounded).
+    static func rejected(_ reason: String) -> SMTPReply {
+        let line = reason.unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7f ? Character($0) : " " }
+        let text = String(String(line).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ").prefix(400))
+        return SMTPReply(code: 550, enhanced: EnhancedStatus(5, 7, 1), text.isEmpty ? "rejected by the recipient's filter" : text)
+    }
+
+    /// The address each account was given as (RCPT TO, with its +detail), for Sieve.
+    static func originalRecipients(_ transaction: SMTPSession.Transaction) -> [UserID: String] {
+        var result: [UserID: String] = [:]
+        for r in transaction.recipients {
+            for a in r.accounts where result[a.id] == nil { result[a.id] = r.address }
+        }
+        return result
     }
 
     static func reply(for error: StoreError, recipient: String) -> SMTPReply {

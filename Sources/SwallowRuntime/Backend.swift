@@ -7,6 +7,8 @@ import MailStoreSQLite
 public struct Backend: Sendable {
     public let directory: any DirectoryAdministration
     public let store: any MailStore
+    /// Users' Sieve scripts and vacation memory.
+    public let scripts: any SieveScriptStore
     /// The SQLite store, for the change-log poller (other processes' changes).
     let sqliteStore: SQLiteMailStore?
 
@@ -22,7 +24,7 @@ public struct Backend: Sendable {
                                          message: "cannot open database '\(config.databasePath)': \(error)")
             }
             let store = SQLiteMailStore(database)
-            return Backend(directory: SQLiteDirectory(database), store: store, sqliteStore: store)
+            return Backend(directory: SQLiteDirectory(database), store: store, scripts: store, sqliteStore: store)
         case .postgres:
             throw ConfigurationError(file: config.sourcePath, key: "store.backend",
                                      message: "the postgres backend is not available in this build yet; use \"sqlite\"")

@@ -60,25 +60,90 @@ public enum Doctor {
         return findings
     }
 
-    static func dataDirectory(_ config: SwallowConfiguration) -> [Finding] {
-        var findings: [Finding] = []
-        let paths = [config.dataDirectory.path, config.sourcePath, config.privateKeyPath]
-            + ["swallow.sqlite", "queue.sqlite"].map { config.dataFile($0) }
-        var bad: [String] = []
-        for path in paths {
-            var st = stat()
-            guard lstat(path, &st) == 0 else { continue }
-            if st.st_mode & S_IWOTH != 0 { bad.append("\(path) is writable by everyone") }
-            if path == config.privateKeyPath || path.hasSuffix(".sqlite"), st.st_mode & S_IROTH != 0 {
-                bad.append("\(path) is readable by everyone")
+    /// Owners and modes in the data directory, each wrong one with the command that fixes it.
+    ///
+    /// Who must own what follows how the server runs:
+    /// - `[server] user` set (started as root, README "Running as root"): the data directory and
+    ///   the configuration stay root's, or `serve` refuses to start; the databases, a certificate
+    ///   and key kept there and the DKIM keys are the service user's. `serve` hands them over at
+    ///   each start; one that root made since (`sudo swallow dkim generate`) the running server
+    ///   cannot read, so it is reported.
+    /// - otherwise, the user running doctor, who is the one running `serve`. Root checking
+    ///   without `[server] user` checks on behalf of the data directory's owner: that is the
+    ///   systemd unit's `User=swallow`, whose files root must not be told to take.
+    ///
+    /// Nothing may be writable by its group or others; keys and databases not readable by others.
+    static func dataDirectory(_ config: SwallowConfiguration, runningAs uid: uid_t = geteuid()) -> [Finding] {
+        let directory = config.dataDirectory.path
+        var st = stat()
+        let directoryOwner = lstat(directory, &st) == 0 ? st.st_uid : uid
+        let user = config.server.user
+        let owners: (root: uid_t, files: uid_t)
+        if !user.isEmpty {
+            guard let entry = getpwnam(user) else {
+                return [Finding(level: .problem, what: "server.user '\(user)' is not a user on this system",
+                                fix: "useradd --system --home-dir \(shellQuoted(directory)) --shell /usr/sbin/nologin \(shellQuoted(user))")]
+            }
+            owners = (0, entry.pointee.pw_uid)
+        } else {
+            let owner = uid == 0 ? directoryOwner : uid
+            owners = (owner, owner)
+        }
+
+        // (path, its owner (nil: not checked), whether others must not read it)
+        var paths: [(String, uid_t?, Bool)] = [(directory, owners.root, false)]
+        paths.append((config.sourcePath, user.isEmpty ? nil : 0, false))
+        for file in [config.certificatePath, config.privateKeyPath] {
+            let inside = (file as NSString).deletingLastPathComponent == directory
+            paths.append((file, inside ? owners.files : nil, file == config.privateKeyPath))
+        }
+        for database in ["swallow.sqlite", "queue.sqlite", "admin.sqlite", "trace.sqlite"] {
+            for file in [database, database + "-wal", database + "-shm"] {
+                paths.append((config.dataFile(file), owners.files, true))
             }
         }
-        if bad.isEmpty {
-            findings.append(Finding(level: .ok, what: "data directory \(config.dataDirectory.path): permissions are tight"))
-        } else {
-            for b in bad { findings.append(Finding(level: .problem, what: b, fix: "chmod o-rwx on it")) }
+        let dkim = config.dkimDirectory
+        paths.append((dkim, owners.files, false))
+        for domain in ((try? FileManager.default.contentsOfDirectory(atPath: dkim)) ?? []).sorted() {
+            let folder = dkim + "/" + domain
+            guard lstat(folder, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
+            paths.append((folder, owners.files, false))
+            for key in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() where key.hasSuffix(".pem") {
+                paths.append((folder + "/" + key, owners.files, true))
+            }
         }
-        return findings
+
+        var problems: [Finding] = []
+        for (path, owner, secret) in paths {
+            guard lstat(path, &st) == 0 else { continue }  // not made (yet)
+            let quoted = shellQuoted(path)
+            if let owner, st.st_uid != owner {
+                problems.append(Finding(level: .problem, what: "\(path) belongs to \(userName(st.st_uid)), not \(userName(owner))",
+                                        fix: "chown \(userName(owner)) \(quoted)"))
+            }
+            guard st.st_mode & S_IFMT != S_IFLNK else { continue }  // a link's own mode means nothing
+            if st.st_mode & S_IWOTH != 0 {
+                problems.append(Finding(level: .problem, what: "\(path) is writable by everyone", fix: "chmod go-w \(quoted)"))
+            } else if st.st_mode & S_IWGRP != 0 {
+                problems.append(Finding(level: .problem, what: "\(path) is writable by its group", fix: "chmod go-w \(quoted)"))
+            }
+            if secret, st.st_mode & S_IROTH != 0 {
+                problems.append(Finding(level: .problem, what: "\(path) is readable by everyone", fix: "chmod o-rwx \(quoted)"))
+            }
+        }
+        guard problems.isEmpty else { return problems }
+        return [Finding(level: .ok, what: "data directory \(directory): owners and permissions are right"
+                        + " (files belong to \(userName(owners.files)))")]
+    }
+
+    /// The user's name, or the number when it has none (chown takes either).
+    static func userName(_ uid: uid_t) -> String {
+        getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+    }
+
+    /// A path as one shell word, for a fix to copy and paste.
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     static func dns(_ config: SwallowConfiguration, domains: [String]) async -> [Finding] {

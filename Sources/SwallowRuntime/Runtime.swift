@@ -55,9 +55,7 @@ public struct Runtime: Sendable {
         let started = Date()
         let trace: MessageTrace?
         do {
-            trace = config.trace.retentionDays > 0
-                ? try MessageTrace(path: config.dataFile("trace.sqlite"), retention: TimeInterval(config.trace.retentionDays) * 86_400)
-                : nil
+            trace = try config.openTrace()
         } catch {
             throw ConfigurationError(file: config.sourcePath, key: "trace.retention_days", message: "cannot open the trace: \(error)")
         }
@@ -80,7 +78,8 @@ public struct Runtime: Sendable {
             registries[name] = registry
             return registry
         }
-        let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace)
+        let sieve = SieveFiltering(scripts: backend.scripts, store: backend.store, queue: queue, hostname: config.server.hostname)
+        let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace, sieve: sieve)
         var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
         services.inbound = inboundAuthentication()

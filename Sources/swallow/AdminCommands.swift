@@ -96,8 +96,7 @@ struct TraceCommand: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let config = try options.load()
-            guard config.trace.retentionDays > 0 else { throw CLIError("the trace is off ([trace] retention_days = 0)") }
-            let trace = try MessageTrace(path: config.dataFile("trace.sqlite"))
+            guard let trace = try config.openTrace() else { throw CLIError("the trace is off ([trace] retention_days = 0)") }
             func date(_ text: String?) throws -> Date? {
                 guard let text else { return nil }
                 guard let d = try? Date(text, strategy: .iso8601) else { throw CLIError("'\(text)' is not an ISO 8601 time") }

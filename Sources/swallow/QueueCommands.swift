@@ -101,7 +101,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await options.administration().hold(id, by: "the command line")
+                try await options.administering { try await $0.hold(id, by: "the command line") }
                 await options.audit("queue.hold", queueID.rawValue)
                 say("held \(queueID)")
             }
@@ -115,7 +115,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await options.administration().release(id, by: "the command line")
+                try await options.administering { try await $0.release(id, by: "the command line") }
                 await options.audit("queue.release", queueID.rawValue)
                 say("released \(queueID)")
             }
@@ -129,7 +129,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let queueID = try QueueCommand.queueID(id)
-                try await options.administration().delete(id, by: "the command line")
+                try await options.administering { try await $0.delete(id, by: "the command line") }
                 await options.audit("queue.delete", queueID.rawValue)
                 say("deleted \(queueID)")
             }
@@ -143,9 +143,9 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument var id: String
         func run() async throws {
             try await reporting {
-                let admin = try options.administration()
-                let m = try await admin.queuedMessage(id)
-                let report = try await admin.bounce(id, by: "the command line")
+                let (m, report) = try await options.administering { admin in
+                    (try await admin.queuedMessage(id), try await admin.bounce(id, by: "the command line"))
+                }
                 await options.audit("queue.bounce", m.id.rawValue)
                 say("returned \(m.id) to <\(LogSafe.escape(m.sender))>" + (report.map { " (report \($0))" } ?? " (null sender: no report)"))
             }

@@ -13,7 +13,7 @@ struct Swallow: AsyncParsableCommand {
         abstract: "A complete mail server: SMTP, LMTP, IMAP and POP3 in one program.",
         version: SwallowVersion.string,
         subcommands: [Serve.self, Init.self, DomainCommand.self, UserCommand.self, AliasCommand.self,
-                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self, AdminCommand.self, TraceCommand.self, DKIMCommand.self, DNSCommand.self])
+                      ImportCommand.self, ExportCommand.self, QueueCommand.self, SendmailCommand.self, StatusCommand.self, DoctorCommand.self, DemoCommand.self, AdminCommand.self, TraceCommand.self, DKIMCommand.self, DNSCommand.self, SieveCommand.self])
 
     /// Installed as `/usr/sbin/sendmail` or `mailq` (a symbolic link to this binary), it acts as
     /// `swallow sendmail` or `swallow queue list`, as Postfix's and mox's do.
@@ -64,11 +64,21 @@ struct ConfigOption: ParsableArguments {
     func administration() throws -> Administration {
         let config = try load()
         let backend = try Backend.open(config)
-        let trace = config.trace.retentionDays > 0 ? try? MessageTrace(path: config.dataFile("trace.sqlite")) : nil
+        let trace = try? config.openTrace()
         return Administration(directory: backend.directory, store: backend.store,
                               queue: try OutboundQueue(path: config.dataFile("queue.sqlite")), trace: trace,
                               dkim: DKIMKeyring(directory: config.dkimDirectory),
                               hostname: config.server.hostname, scramIterations: config.auth.scramIterations)
+    }
+
+    /// Runs a change that the trace records (a queue action), then writes the trace before the
+    /// command exits: the trace writes in the background, and a process that ends first loses
+    /// what it recorded.
+    func administering<T>(_ change: (Administration) async throws -> T) async throws -> T {
+        let admin = try administration()
+        let result = try await change(admin)
+        await admin.trace?.flush()
+        return result
     }
 }
 

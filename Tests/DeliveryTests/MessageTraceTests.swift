@@ -45,6 +45,14 @@ struct MessageTraceTests {
             #expect(try await trace.find("alice@example.test").map(\.envelope.queueID) == [new, old])
             #expect(try await trace.find("alice@example.test", since: Date().addingTimeInterval(-60)).map(\.envelope.queueID) == [new])
             #expect(try await trace.find("alice@example.test", until: Date().addingTimeInterval(-3600)).map(\.envelope.queueID) == [old])
+            // Without a query (the API's and the console's search by time range alone).
+            #expect(try await trace.recent().map(\.envelope.queueID) == [new, old])
+            #expect(try await trace.recent(since: Date().addingTimeInterval(-60)).map(\.envelope.queueID) == [new])
+            #expect(try await trace.recent(until: Date().addingTimeInterval(-3600)).map(\.envelope.queueID) == [old])
+            #expect(try await trace.recent(since: Date().addingTimeInterval(60)).isEmpty)
+            // A message that arrived before the range with an event in it is in the range.
+            trace.record(TraceEvent(queueID: old, kind: .deferred, text: "deferred again"))
+            #expect(try await trace.recent(since: Date().addingTimeInterval(-60)).map(\.envelope.queueID) == [new, old])
             let counts = try await trace.counts(since: Date().addingTimeInterval(-60))
             #expect(counts[.received] == 1 && counts[.delivered] == 1)
         }

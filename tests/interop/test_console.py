@@ -199,11 +199,17 @@ def test_console_login_add_user_trace_and_every_page(swallow_factory, browser, a
     form = d.find_element(By.CSS_SELECTOR, "form#trace")
     form.find_element(By.NAME, "q").send_keys(DAVE)
     submit(form)
-    wait(lambda: d.find_elements(By.CSS_SELECTOR, "table#trace-events"),
+    # The page before the search has the table too (the most recent messages): wait for the
+    # search's own page, and read rows again if the page changes under us.
+    wait(lambda: "q=" in d.current_url and d.find_elements(By.CSS_SELECTOR, "table#trace-events"),
          f"table#trace-events after searching {DAVE} (at {d.current_url})")
 
     def rows() -> list[str]:
-        return [r.text.lower() for r in d.find_elements(By.CSS_SELECTOR, "table#trace-events tr")]
+        from selenium.common.exceptions import StaleElementReferenceException
+        try:
+            return [r.text.lower() for r in d.find_elements(By.CSS_SELECTOR, "table#trace-events tr")]
+        except StaleElementReferenceException:
+            return []
 
     deadline = time.monotonic() + 20
     while not (any("received" in r for r in rows()) and any("delivered" in r for r in rows())):

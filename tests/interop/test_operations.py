@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
 import re
 import smtplib
 import ssl
@@ -146,7 +148,9 @@ def test_tls_handshake_failure_is_one_short_line(swallow):
 def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
     """`swallow doctor` against dnsmasq: a correct MX says ok; a domain whose MX points
     elsewhere and a host name without an address are reported with the fix, and so are missing
-    DKIM, SPF and DMARC records; a world-writable key is a problem (exit status 1)."""
+    DKIM, SPF and DMARC records; a world-writable key is a problem (exit status 1), and so are
+    admin.sqlite, trace.sqlite and a DKIM key writable by their group, and a file of another
+    user, each with the exact chmod or chown."""
     from outbound_helpers import Dnsmasq
     from conftest import HOSTNAME
     good = Dnsmasq(tmp_path, ["--mx-host=example.test,mx.example.test,10", "--host-record=mx.example.test,127.0.0.1",
@@ -173,6 +177,31 @@ def test_doctor_checks_dns_and_permissions(swallow_factory, tmp_path):
         r = srv.cli("doctor", check=False)
         assert r.returncode == 1 and f"problem {key} is writable by everyone" in r.stdout, r.stdout
         key.chmod(0o600)
+
+        # admin.sqlite (made by the audit of `domain add`), trace.sqlite and the DKIM keys are
+        # checked too: writable by their group, each is a problem with its exact chmod.
+        srv.cli("trace", "nobody@example.test")
+        srv.cli("dkim", "generate", "example.test")
+        [dkim_key] = (srv.data_dir / "dkim" / "example.test").glob("*.pem")
+        files = [srv.data_dir / "admin.sqlite", srv.data_dir / "trace.sqlite", dkim_key]
+        r = srv.cli("doctor", check=False)
+        assert f"ok      data directory {srv.data_dir}: owners and permissions are right" in r.stdout, r.stdout
+        for f in files:
+            f.chmod(0o620)
+        r = srv.cli("doctor", check=False)
+        assert r.returncode == 1, r.stdout
+        for f in files:
+            assert f"problem {f} is writable by its group\n        fix: chmod go-w '{f}'" in r.stdout, r.stdout
+            f.chmod(0o600)
+        # A file of another user: the chown that gives it back (needs root to set up).
+        if os.geteuid() == 0:
+            trace = srv.data_dir / "trace.sqlite"
+            os.chown(trace, 65534, -1)
+            other = pwd.getpwuid(65534).pw_name if 65534 in {u.pw_uid for u in pwd.getpwall()} else "65534"
+            r = srv.cli("doctor", check=False)
+            assert r.returncode == 1, r.stdout
+            assert f"problem {trace} belongs to {other}, not root\n        fix: chown root '{trace}'" in r.stdout, r.stdout
+            os.chown(trace, 0, -1)
     finally:
         good.stop()
 

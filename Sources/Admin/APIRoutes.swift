@@ -17,6 +17,9 @@ struct APIRoutes {
     struct Flush: Decodable { let id: String?; let destination: String? }
     struct NewDKIMKey: Decodable { let domain: String; let selector: String?; let algorithm: String? }
     struct Alias: Encodable { let alias: String; let targets: [String] }
+    struct SieveScriptEntry: Codable { let name: String; let active: Bool; let size: Int }
+    struct SieveScriptBody: Codable { let script: String; let active: Bool? }
+    struct SieveActive: Decodable { let name: String? }
 
     func register(_ api: RouterGroup<AdminContext>) {
         api.get("/status") { _, _ in try AdminServer.json(await dependencies.status()) }
@@ -67,6 +70,37 @@ struct APIRoutes {
             let address = try context.parameters.require("address")
             try await admin.directory.removeUser(address)
             await audit(context, "user.remove", address)
+            return Response(status: .noContent)
+        }
+
+        // Users' Sieve scripts (RFC 5228), as `swallow sieve` and ManageSieve manage them.
+        api.get("/users/:address/sieve") { _, context in
+            try AdminServer.json(try await admin.sieveScripts(context.parameters.require("address"))
+                .map { SieveScriptEntry(name: $0.name, active: $0.active, size: $0.size) })
+        }
+        api.get("/users/:address/sieve/:name") { _, context in
+            let address = try context.parameters.require("address"), name = try context.parameters.require("name")
+            let active = try await admin.sieveScripts(address).first { $0.name == name }?.active ?? false
+            return try AdminServer.json(SieveScriptBody(script: try await admin.sieveScript(address, named: name), active: active))
+        }
+        api.put("/users/:address/sieve/:name") { request, context -> Response in
+            let address = try context.parameters.require("address"), name = try context.parameters.require("name")
+            let body = try await Self.decode(SieveScriptBody.self, request)
+            try await admin.putSieveScript(address, named: name, source: body.script, activate: body.active ?? false)
+            await audit(context, "sieve.put", "\(address) \(name)")
+            return Response(status: .noContent)
+        }
+        api.delete("/users/:address/sieve/:name") { _, context -> Response in
+            let address = try context.parameters.require("address"), name = try context.parameters.require("name")
+            try await admin.deleteSieveScript(address, named: name)
+            await audit(context, "sieve.delete", "\(address) \(name)")
+            return Response(status: .noContent)
+        }
+        api.post("/users/:address/sieve-active") { request, context -> Response in
+            let address = try context.parameters.require("address")
+            let body = try await Self.decode(SieveActive.self, request)
+            try await admin.activateSieveScript(address, named: body.name)
+            await audit(context, body.name == nil ? "sieve.deactivate" : "sieve.activate", "\(address) \(body.name ?? "")")
             return Response(status: .noContent)
         }
 

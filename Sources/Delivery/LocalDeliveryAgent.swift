@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MailAuth
 import MailCore
@@ -44,11 +45,12 @@ public struct LocalDeliveryAgent: Sendable {
     /// filter said so; the kept copy goes into the account's `\Junk` mailbox instead of INBOX.
     /// `recipients`: the address each account was reached by (RCPT TO, with any `+detail`), for
     /// Sieve's `envelope "to"`. `mayRefuse`: a Sieve reject may be answered at the protocol level
-    /// (`.rejected`) instead of by a report to the sender.
+    /// (`.rejected`) instead of by a report to the sender. `accepted`: when the message was
+    /// accepted, for the accept → mailbox latency.
     public func deliver(_ message: [UInt8], trace: [UInt8] = [], sender: String, to accounts: [Account],
                         internalDate: InternalDate, acceptance: AcceptanceMark? = nil, queueID: QueueID? = nil,
                         junk: Bool = false, recipients: [UserID: String] = [:], mayRefuse: Bool = false,
-                        logger: Logger) async -> [(Account, Outcome)] {
+                        accepted: Date = Date(), logger: Logger) async -> [(Account, Outcome)] {
         var unique: [Account] = []
         for account in accounts where !unique.contains(where: { $0.id == account.id }) { unique.append(account) }
         let body = MessageBody(message)
@@ -80,6 +82,9 @@ public struct LocalDeliveryAgent: Sendable {
                 case .success(let r):
                     logger.info("delivered", metadata: ["to": "\(account.address)", "mailbox": "\(mailbox)", "uid": "\(r.uid)"])
                     Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
+                    // Accepted (SMTP/LMTP, or the queue's arrival) → in the mailbox.
+                    Timer(label: "swallow_delivery_latency_seconds", dimensions: [("where", "local")])
+                        .recordSeconds(max(0, Date().timeIntervalSince(accepted)))
                     if let queueID {
                         events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
                                                  text: "delivered to \(account.address) \(mailbox), UID \(r.uid)",

@@ -406,7 +406,7 @@ public final class QueueRunner: Sendable {
     private func deliverLocally(_ message: QueuedMessage, to accounts: [Account], logger: Logger) async -> SMTPClient.Outcome {
         let results = await localDelivery.deliver(message.bytes, sender: message.sender, to: accounts,
                                                   internalDate: InternalDate(seconds: Int64(Date().timeIntervalSince1970)),
-                                                  queueID: message.id, logger: logger)
+                                                  queueID: message.id, accepted: message.arrival, logger: logger)
         for (account, outcome) in results {
             if case .failed(let error) = outcome { return .temporary("4.3.0 local delivery to \(account.address) failed: \(error)") }
         }

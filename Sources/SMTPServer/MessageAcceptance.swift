@@ -111,7 +111,7 @@ enum MessageAcceptance {
             message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
             internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark,
             queueID: transaction.queueID, junk: junk, recipients: originalRecipients(transaction),
-            mayRefuse: lmtp || (transaction.recipients.count == 1 && remote.isEmpty), logger: logger)
+            mayRefuse: lmtp || (transaction.recipients.count == 1 && remote.isEmpty), accepted: now, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.

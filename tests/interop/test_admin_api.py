@@ -385,6 +385,36 @@ def test_domains_add_list_delete(api):
     assert "new.test" not in api.cli("domain", "list").stdout
 
 
+def test_sieve_scripts_through_the_api_and_the_cli(api):
+    """PUT stores a script (a broken one is 400 naming line and column), GET lists and reads it,
+    sieve-active chooses the active one (the CLI sees it), DELETE of the active one is 409,
+    an unknown user 404; a delivery is then filed by the script."""
+    base = f"/api/users/{ALICE}/sieve"
+    assert get_json(api, base) == []
+    bad = expect(call(api, "PUT", f"{base}/broken", {"script": "keep;\nfileinto \"x\";\n"}), 400)
+    assert "line 2, column 1" in bad["error"], bad
+    script = 'require "fileinto";\nif header :contains "Subject" "report" { fileinto "Archive"; }\n'
+    expect(call(api, "PUT", f"{base}/main", {"script": script, "active": True}), 204)
+    assert get_json(api, base) == [{"name": "main", "active": True, "size": len(script.encode())}]
+    assert get_json(api, f"{base}/main") == {"script": script, "active": True}
+    assert "main" in api.cli("sieve", "list", ALICE).stdout
+    expect(call(api, "DELETE", f"{base}/main"), 409)
+    expect(call(api, "GET", f"/api/users/nobody@example.test/sieve"), 404)
+    expect(call(api, "GET", f"{base}/missing"), 404)
+
+    send_plain(api, "someone@outside.test", ALICE, b"Subject: weekly report\r\n\r\nnumbers\r\n")
+    with imaplib.IMAP4("127.0.0.1", api.ports["imap"], timeout=30) as m:
+        m.login(ALICE, ALICE_PASSWORD)
+        wait_for(lambda: m.select("Archive")[0] == "OK" and int(m.select("Archive")[1][0]) == 1, 10,
+                 "the message filed into Archive")
+        m.logout()
+
+    expect(call(api, "POST", f"/api/users/{ALICE}/sieve-active", {"name": None}), 204)
+    assert get_json(api, base)[0]["active"] is False
+    expect(call(api, "DELETE", f"{base}/main"), 204)
+    assert get_json(api, base) == []
+
+
 def test_users_add_change_delete_seen_over_imap(api):
     """A user added with POST logs in over IMAP at once; the refusals are 422 (unknown domain),
     409 (exists), 400 (no password), 404 (unknown user); PATCH changes the password (the new one

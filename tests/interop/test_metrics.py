@@ -138,3 +138,12 @@ def test_counters_move_with_smtp_and_imap_traffic(srv):
 
     went_down = {k: (before[k], v) for k, v in last.items() if k in before and v < before[k]}
     assert not went_down, f"counters decreased: {went_down}"
+
+    # Named series an operator's dashboards rely on (README "Operating Swallow").
+    _text, fams = scrape(srv)
+    local = [s for f in fams for s in f.samples
+             if s.name == "swallow_delivery_latency_seconds_count" and s.labels.get("where") == "local"]
+    assert local and local[0].value >= 2, f"accept → mailbox latency not recorded: {local}"
+    delivered = [s for f in fams for s in f.samples
+                 if s.name == "swallow_messages_delivered_total" and s.labels.get("where") == "local"]
+    assert delivered and delivered[0].value >= 2, delivered

@@ -183,7 +183,7 @@ let package = Package(
             name: "SwallowRuntime",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS", "Admin",
-                "MailAuthentication", "Filters",
+                "MailAuthentication", "Filters", "Sieve",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SMTPProtocol", "POP3Protocol",
@@ -238,7 +238,7 @@ let package = Package(
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore", "MailQueue"], swiftSettings: strict),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MailCore", "MailQueue", "Sieve"], swiftSettings: strict),
         .testTarget(
             name: "MailDNSTests",
             dependencies: [

@@ -21,13 +21,18 @@ public struct SieveFiltering: Sendable {
     let store: any MailStore
     let queue: OutboundQueue
     let hostname: String
+    /// The administrator's script run before each user's (`[sieve] before`, like Dovecot's
+    /// `sieve_before`): its `stop` ends the sequence, and its cancelling of the implicit keep
+    /// (a `fileinto "Junk"`) holds for the user's script too.
+    let before: SieveScript?
     private let cache = ScriptCache()
 
-    public init(scripts: any SieveScriptStore, store: any MailStore, queue: OutboundQueue, hostname: String) {
+    public init(scripts: any SieveScriptStore, store: any MailStore, queue: OutboundQueue, hostname: String, before: SieveScript? = nil) {
         self.scripts = scripts
         self.store = store
         self.queue = queue
         self.hostname = hostname
+        self.before = before
     }
 
     /// What one account's script decided.
@@ -42,34 +47,39 @@ public struct SieveFiltering: Sendable {
     /// The plan for `account`, nil when it has no active script (or it cannot be read: the
     /// message is then kept, as when a script fails).
     func plan(for account: Account, message: [UInt8], sender: String, recipient: String, logger: Logger) async -> Plan? {
-        let active: (name: String, source: String)?
+        var user: (name: String, script: SieveScript)?
         do {
-            active = try await scripts.activeSieveScript(account.id)
+            if let active = try await scripts.activeSieveScript(account.id) {
+                user = (active.name, try cache.script(active.source))
+            }
         } catch {
-            logger.error("sieve: cannot read the active script; keeping", metadata: ["to": "\(account.address)", "error": "\(error)"])
-            return nil
+            logger.error("sieve: cannot use the active script; keeping", metadata: ["to": "\(account.address)", "error": "\(error)"])
         }
-        guard let active else { return nil }
-        let script: SieveScript
-        do {
-            script = try cache.script(active.source)
-        } catch {
-            logger.error("sieve: the active script does not parse; keeping",
-                         metadata: ["to": "\(account.address)", "script": "\(active.name)", "error": "\(error)"])
-            return nil
-        }
+        guard before != nil || user != nil else { return nil }
         var mailboxes: Set<String> = []
-        if script.required.contains("fileinto") || script.required.contains("mailbox") {
+        let required = (before?.required ?? []).union(user?.script.required ?? [])
+        if required.contains("fileinto") || required.contains("mailbox") {
             mailboxes = Set(((try? await store.listMailboxes(account.id)) ?? []).map { MailboxName.normalize($0.name) })
         }
         let known = mailboxes
-        let outcome = script.run(SieveContext(
+        let context = SieveContext(
             message: message, envelopeFrom: sender, envelopeTo: recipient, userAddresses: [account.address],
-            localOffset: TimeZone.current.secondsFromGMT(), mailboxExists: { known.contains(MailboxName.normalize($0)) }))
-        if let error = outcome.error {
-            logger.warning("sieve: script failed; keeping", metadata: ["to": "\(account.address)", "script": "\(active.name)", "error": "\(error)"])
-            Counter(label: "swallow_sieve_errors_total").increment()
+            localOffset: TimeZone.current.secondsFromGMT(), mailboxExists: { known.contains(MailboxName.normalize($0)) })
+        func run(_ script: SieveScript, _ name: String) -> SieveOutcome {
+            let outcome = script.run(context)
+            if let error = outcome.error {
+                logger.warning("sieve: script failed; keeping", metadata: ["to": "\(account.address)", "script": "\(name)", "error": "\(error)"])
+                Counter(label: "swallow_sieve_errors_total").increment()
+            }
+            return outcome
         }
+        var outcome = before.map { run($0, "(before)") }
+        if let user, outcome?.stopped != true {
+            let second = run(user.script, user.name)
+            outcome = outcome.map { Self.sequence($0, second) } ?? second
+        }
+        guard let outcome else { return nil }
+        let scriptName = user?.name ?? "(before)"
         var plan = Plan()
         for action in outcome.actions {
             switch action {
@@ -86,7 +96,7 @@ public struct SieveFiltering: Sendable {
             case .vacation(let reply): plan.vacation = reply
             }
         }
-        logger.info("sieve", metadata: ["to": "\(account.address)", "script": "\(active.name)",
+        logger.info("sieve", metadata: ["to": "\(account.address)", "script": "\(scriptName)",
                                         "actions": "\(outcome.actions.map(Self.describe).joined(separator: ", "))"])
         return plan
     }
@@ -117,6 +127,18 @@ public struct SieveFiltering: Sendable {
         }
         guard !outgoing.isEmpty else { return }
         try await queue.enqueue(outgoing)
+    }
+
+    /// Two scripts run one after the other: the first's explicit actions, then the second's
+    /// (the same copy once), and one implicit keep at the end only when neither cancelled it.
+    static func sequence(_ first: SieveOutcome, _ second: SieveOutcome) -> SieveOutcome {
+        var actions = first.implicitKeep ? Array(first.actions.dropLast()) : first.actions
+        for action in (second.implicitKeep ? Array(second.actions.dropLast()) : second.actions) where !actions.contains(action) {
+            actions.append(action)
+        }
+        let keep = first.implicitKeep && second.implicitKeep
+        if keep, let last = second.actions.last, !actions.contains(last) { actions.append(last) }
+        return SieveOutcome(actions: actions, implicitKeep: keep, stopped: second.stopped)
     }
 
     /// Whether the message already went through `address`'s mailbox here (a `Delivered-To:`).

@@ -107,9 +107,20 @@ public enum SieveAction: Sendable, Equatable {
 public struct SieveOutcome: Sendable, Equatable {
     public var actions: [SieveAction]
     public var error: String?
+    /// Whether the last action is the implicit keep (nothing cancelled it), and whether the
+    /// script ended with `stop`: a global script run before the user's (Dovecot's
+    /// `sieve_before`) ends the sequence with `stop`, and cancels the implicit keep for it.
+    public var implicitKeep: Bool
+    public var stopped: Bool
 
-    public init(actions: [SieveAction], error: String? = nil) {
+    public init(actions: [SieveAction], error: String? = nil, implicitKeep: Bool = false, stopped: Bool = false) {
         self.actions = actions
         self.error = error
+        self.implicitKeep = implicitKeep
+        self.stopped = stopped
+    }
+
+    public static func == (a: SieveOutcome, b: SieveOutcome) -> Bool {
+        a.actions == b.actions && a.error == b.error
     }
 }

@@ -35,11 +35,13 @@ struct SieveInterpreter {
 
     mutating func run(_ program: [SieveStatement]) -> SieveOutcome {
         do {
-            _ = try execute(program)
+            let stopped = !(try execute(program))
+            // A keep already named (explicitly) is the same copy: then the keep is not implicit.
+            let kept = implicitKeep && !actions.contains { if case .keep = $0 { true } else { false } }
             if implicitKeep { try store(mailbox: nil, flags: flags) }
-            return SieveOutcome(actions: actions)
+            return SieveOutcome(actions: actions, implicitKeep: kept, stopped: stopped)
         } catch {
-            return SieveOutcome(actions: [.keep(flags: [])], error: error.message)
+            return SieveOutcome(actions: [.keep(flags: [])], error: error.message, implicitKeep: true)
         }
     }
 

@@ -162,6 +162,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var authentication = Authentication()
     /// `[filters.clamav]` and `[filters.spam]`: scanners asked before a message is accepted.
     public var filters = ContentFilterConfiguration()
+    /// `[sieve] before`: a Sieve script (path, relative to `data_dir`) run before each user's.
+    public var sieveBefore: String?
 
     /// `[authentication]`: how mail from elsewhere is checked (SPF, DKIM, DMARC).
     public struct Authentication: Sendable, Equatable {

@@ -31,7 +31,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters", "sieve"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -207,6 +207,9 @@ extension SwallowConfiguration {
         }
         if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam"]) {
             config.filters = try Self.filters(filters, &reader)
+        }
+        if let sieve = try reader.section(table, "sieve", allowed: ["before"]) {
+            config.sieveBefore = try reader.string(sieve, "sieve", "before")
         }
         if let trace = try reader.section(table, "trace", allowed: ["retention_days"]) {
             if let value = trace["retention_days"] {

@@ -78,7 +78,8 @@ public struct Runtime: Sendable {
             registries[name] = registry
             return registry
         }
-        let sieve = SieveFiltering(scripts: backend.scripts, store: backend.store, queue: queue, hostname: config.server.hostname)
+        let sieve = SieveFiltering(scripts: backend.scripts, store: backend.store, queue: queue, hostname: config.server.hostname,
+                                   before: try config.sieveBefore.map { try Self.globalSieveScript(config.dataFile($0), config: config) })
         let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace, sieve: sieve)
         var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))

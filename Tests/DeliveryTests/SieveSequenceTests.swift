@@ -1,0 +1,39 @@
+@testable import Delivery
+import Sieve
+import Testing
+
+/// The global script (`[sieve] before`) and the user's run as one sequence (as Pigeonhole's
+/// sieve_before): one implicit keep, cancelled by either; `stop` in the first ends it.
+@Suite("Sieve: the global script before the user's")
+struct SieveSequenceTests {
+    static let spam = Array("X-Spam-Status: Yes\r\nSubject: win\r\nTo: bob@example.test\r\n\r\nx\r\n".utf8)
+    static let ham = Array("Subject: lunch\r\nTo: bob@example.test\r\n\r\nx\r\n".utf8)
+    static let global = """
+        require "fileinto";
+        if header :is "X-Spam-Status" "Yes" { fileinto "Junk"; }
+        """
+
+    func run(_ source: String, _ message: [UInt8]) throws -> SieveOutcome {
+        try SieveScript(parsing: source).run(SieveContext(message: message, envelopeFrom: "a@example.org",
+                                                           envelopeTo: "bob@example.test", userAddresses: ["bob@example.test"]))
+    }
+
+    @Test func globalFilingCancelsTheImplicitKeep() throws {
+        let user = "require \"fileinto\"; if header :contains \"Subject\" \"lunch\" { fileinto \"Food\"; }"
+        let spam = SieveFiltering.sequence(try run(Self.global, Self.spam), try run(user, Self.spam))
+        #expect(spam.actions == [.fileinto(mailbox: "Junk", flags: [], create: false)])
+        let ham = SieveFiltering.sequence(try run(Self.global, Self.ham), try run(user, Self.ham))
+        #expect(ham.actions == [.fileinto(mailbox: "Food", flags: [], create: false)])
+        let neither = SieveFiltering.sequence(try run(Self.global, Self.ham), try run("", Self.ham))
+        #expect(neither.actions == [.keep(flags: [])])
+        // An explicit keep in the user's script still keeps a copy in INBOX.
+        let both = SieveFiltering.sequence(try run(Self.global, Self.spam), try run("keep;", Self.spam))
+        #expect(both.actions == [.fileinto(mailbox: "Junk", flags: [], create: false), .keep(flags: [])])
+    }
+
+    @Test func stopInTheGlobalScriptIsReported() throws {
+        let outcome = try run("require \"fileinto\"; fileinto \"Junk\"; stop;", Self.spam)
+        #expect(outcome.stopped && !outcome.implicitKeep)
+        #expect(!(try run("keep;", Self.spam)).stopped)
+    }
+}

@@ -410,7 +410,11 @@ struct SieveInterpreter {
         let subject = spec.subject.map(expand) ?? (original.isEmpty ? "Automated reply" : "Auto: \(original)")
         let reason = expand(spec.reason)
         let from = spec.from.map(expand)
-        let handle = spec.handle.map(expand) ?? Self.hash("\(subject)\u{0}\(from ?? "")\u{0}\(spec.mime)\u{0}\(reason)")
+        // RFC 5230 §4.2: without :handle, the same vacation command is the one with the same
+        // arguments as written (not the subject made for each message, which would answer a
+        // sender again for every new subject).
+        let handle = spec.handle.map(expand)
+            ?? Self.hash("\(spec.subject ?? "")\u{0}\(spec.from ?? "")\u{0}\(spec.mime)\u{0}\(spec.reason)")
         return SieveVacation(recipient: sender, from: from, subject: subject, reason: reason, mime: spec.mime, handle: handle,
                              period: spec.period, inReplyTo: header.first("Message-ID")?.value)
     }

@@ -25,4 +25,18 @@ struct SieveSmokeTests {
             try SieveScript(parsing: "# no require\nfileinto \"x\";\n")
         }
     }
+
+    /// RFC 5230 §4.2: the handle comes from the command's arguments, so a sender writing twice
+    /// with different subjects is answered once (the "Auto: <subject>" differs, the handle not).
+    @Test func vacationHandleDoesNotDependOnTheSubject() throws {
+        let script = try SieveScript(parsing: "require \"vacation\"; vacation \"away\";")
+        func handle(_ subject: String) -> String? {
+            let message = Array("From: a@example.org\r\nTo: bob@example.test\r\nSubject: \(subject)\r\n\r\nx\r\n".utf8)
+            let outcome = script.run(SieveContext(message: message, envelopeFrom: "a@example.org", envelopeTo: "bob@example.test",
+                                                  userAddresses: ["bob@example.test"]))
+            for case .vacation(let reply) in outcome.actions { return reply.handle }
+            return nil
+        }
+        #expect(handle("one") != nil && handle("one") == handle("two"))
+    }
 }

@@ -309,15 +309,16 @@ def test_runtime_error_keeps_the_message_in_inbox(srv):
 
 def test_discard_stores_nothing(srv):
     put_script(srv, ALICE, 'if header :contains "subject" "sieve-discard" { discard; }\n')
-    code, text = smtp_transaction(srv, FRIEND, [ALICE],
-                                  message("sieve-discard-1", FRIEND, ALICE))
-    assert code == 250, (code, text)
+    qid = send_plain(srv, FRIEND, ALICE, message("sieve-discard-1", FRIEND, ALICE))  # 250
     inbox = srv.settle(ALICE)
     assert not with_marker(inbox, "sieve-discard-1"), "a discarded message was kept in INBOX"
     for name in imap_mailboxes(srv):
         assert not with_marker(imap_messages(srv, name), "sieve-discard-1"), \
             f"a discarded message was stored in {name}"
-    wait_log(srv, "actions=discard")
+    # the script ran for it, and nothing was delivered or queued
+    assert log_lines(srv, f"queue_id={qid}", "[Delivery] sieve"), srv.log_text()
+    assert not log_lines(srv, f"queue_id={qid}", "delivered")
+    assert srv.cli("queue", "list").stdout.strip() == "queue is empty"
 
 
 def test_deactivating_returns_to_inbox_delivery(srv):
@@ -558,3 +559,27 @@ def test_vacation_subject_option(srv, sink):
     assert msg["Subject"] == "Away: -xyz", msg["Subject"]
     assert msg["Auto-Submitted"] == "auto-replied"
     assert "Back soon." in msg.get_content()
+
+
+def test_global_script_runs_before_the_users(swallow_factory, sink, tmp_path):
+    """[sieve] before: the administrator's script files spam into Junk for every user and stops
+    there; other mail goes on to the user's own script."""
+    script = tmp_path / "global.sieve"
+    script.write_text('require "fileinto";\n'
+                      'if header :contains "X-Spam-Status" "Yes" { fileinto "Junk"; stop; }\n')
+    srv = swallow_factory(listeners=("imap",), settings={
+        "transport": {REMOTE: sink.hop}, "queue": FAST_RETRY, "sieve": {"before": str(script)}})
+    put_script(srv, ALICE, 'require "fileinto";\n'
+                           'if header :contains "subject" "sieve-global" { fileinto "Archive"; }\n')
+    spam = message("sieve-global-spam", FRIEND, ALICE).replace(b"\r\n\r\n", b"\r\nX-Spam-Status: Yes\r\n\r\n", 1)
+    assert smtp_transaction(srv, FRIEND, [ALICE], spam)[0] == 250
+    assert smtp_transaction(srv, FRIEND, [BOB], message("sieve-global-bob", FRIEND, BOB).replace(
+        b"\r\n\r\n", b"\r\nX-Spam-Status: Yes\r\n\r\n", 1))[0] == 250
+    assert smtp_transaction(srv, FRIEND, [ALICE], message("sieve-global-ham", FRIEND, ALICE))[0] == 250
+    wait_for(lambda: with_marker(imap_messages(srv, "Junk"), "sieve-global-spam")
+             and with_marker(imap_messages(srv, "Archive"), "sieve-global-ham"), DELIVERY_TIMEOUT,
+             "spam in alice's Junk, the rest filed by her own script")
+    assert not with_marker(imap_messages(srv, "INBOX"), "sieve-global")
+    # bob has no script of his own: the global one still applies
+    wait_for(lambda: with_marker(imap_messages(srv, "Junk", user=BOB, password=BOB_PASSWORD), "sieve-global-bob"),
+             DELIVERY_TIMEOUT, "spam in bob's Junk")

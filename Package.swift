@@ -149,6 +149,16 @@ let package = Package(
             swiftSettings: strict),
         // Sieve (RFC 5228 and extensions): parsing, checking and running user filters; pure.
         .target(name: "Sieve", dependencies: ["MailCore"], swiftSettings: strict),
+        // ManageSieve (RFC 5804): users manage their Sieve scripts over the network.
+        .target(
+            name: "ManageSieveServer",
+            dependencies: [
+                "MailCore", "MailAuth", "MailStore", "Sieve", "ServerSupport", "LineFraming",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
         // Content scanners in front of delivery: clamd, spamd, rspamd (DESIGN.md §2 "Filters").
         .target(
             name: "Filters",
@@ -183,7 +193,7 @@ let package = Package(
             name: "SwallowRuntime",
             dependencies: [
                 "MailCore", "MailAuth", "MailStore", "MailStoreSQLite", "MailQueue", "Delivery", "SMTPServer", "ServerSupport", "IMAPServer", "POP3Server", "MailDNS", "Admin",
-                "MailAuthentication", "Filters", "Sieve",
+                "MailAuthentication", "Filters", "Sieve", "ManageSieveServer",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SMTPProtocol", "POP3Protocol",
@@ -235,6 +245,7 @@ let package = Package(
                                                          .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
         .testTarget(name: "SieveTests", dependencies: ["Sieve"], swiftSettings: strict),
+        .testTarget(name: "ManageSieveServerTests", dependencies: ["ManageSieveServer"], swiftSettings: strict),
         .testTarget(name: "MailCoreTests", dependencies: ["TestSupport", "MailCore"], swiftSettings: strict),
         .testTarget(name: "MailAuthTests", dependencies: ["TestSupport", "MailAuth"], swiftSettings: strict),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["TestSupport", "SMTPProtocol", "MailCore"], swiftSettings: strict),

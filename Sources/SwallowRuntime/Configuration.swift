@@ -27,11 +27,13 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var pop3: [HostPort] = []
         public var pop3s: [HostPort] = []
         public var admin: [HostPort] = []
+        /// ManageSieve (RFC 5804); off unless configured.
+        public var managesieve: [HostPort] = []
 
         /// Every listener role with its addresses, in a stable order for printing.
         public var all: [(role: String, addresses: [HostPort])] {
             [("smtp", smtp), ("submission", submission), ("submissions", submissions), ("lmtp", lmtp),
-             ("imap", imap), ("imaps", imaps), ("pop3", pop3), ("pop3s", pop3s), ("admin", admin)]
+             ("imap", imap), ("imaps", imaps), ("pop3", pop3), ("pop3s", pop3s), ("managesieve", managesieve), ("admin", admin)]
         }
 
         public static func == (a: Listen, b: Listen) -> Bool { a.all.map(\.addresses) == b.all.map(\.addresses) }

@@ -44,7 +44,7 @@ extension SwallowConfiguration {
             }
             if let v = try reader.string(server, "server", "user") { config.server.user = v }
         }
-        let roles: Set<String> = ["smtp", "submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "admin"]
+        let roles: Set<String> = ["smtp", "submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "managesieve", "admin"]
         if let listen = try reader.section(table, "listen", allowed: roles) {
             func addresses(_ key: String) throws(ConfigurationError) -> [HostPort]? {
                 try reader.stringArray(listen, "listen", key)?.map { (s: String) throws(ConfigurationError) -> HostPort in
@@ -61,6 +61,7 @@ extension SwallowConfiguration {
             if let v = try addresses("pop3") { config.listen.pop3 = v }
             if let v = try addresses("pop3s") { config.listen.pop3s = v }
             if let v = try addresses("admin") { config.listen.admin = v }
+            if let v = try addresses("managesieve") { config.listen.managesieve = v }
         }
         if let tls = try reader.section(table, "tls", allowed: ["certificate", "private_key"]) {
             if let v = try reader.string(tls, "tls", "certificate") {

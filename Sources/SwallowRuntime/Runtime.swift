@@ -15,6 +15,7 @@ import X509
 import ServerSupport
 import ServiceLifecycle
 import IMAPServer
+import ManageSieveServer
 import MailDNS
 import POP3Server
 import SMTPServer
@@ -157,6 +158,21 @@ public struct Runtime: Sendable {
             try await bind(listener, name: name, addresses: addresses, ports: &boundPorts, announce: announce)
             listeners.append(listener)
             served.insert(name)
+        }
+        // ManageSieve (RFC 5804): STARTTLS, SASL, users' Sieve scripts.
+        if !config.listen.managesieve.isEmpty {
+            let services = ManageSieveServices(
+                authenticator: authenticator, scripts: backend.scripts,
+                policy: AuthenticationPolicy(allowPlaintextWithoutTLS: config.auth.allowPlaintextWithoutTLS, tlsAuthOnly: config.auth.tlsAuthOnly),
+                logger: logger)
+            let listener = ManageSieveServer.listener(
+                addresses: config.listen.managesieve.map { ($0.host, $0.port) }, services: services,
+                idleTimeout: .seconds(limits.pop3IdleTimeout), loginTimeout: .seconds(limits.loginTimeout),
+                outputStallTimeout: .seconds(limits.outputStallTimeout), limiter: limiter, registry: registry("managesieve"),
+                shutdownGrace: grace, group: group)
+            try await bind(listener, name: "managesieve", addresses: config.listen.managesieve, ports: &boundPorts, announce: announce)
+            listeners.append(listener)
+            served.insert("managesieve")
         }
         let certificate = try ServingCertificate(certificatePath: config.certificatePath, privateKeyPath: config.privateKeyPath)
         // The admin listener is bound by its service once the group runs; "running" waits for it.

@@ -154,13 +154,11 @@ struct DnsmasqTests {
                                                                         attempts: 2))
             let (error, elapsed) = await timed { () async throws(DNSError) in try await dead.mx("b.test") }
             #expect(error == .timeout && error?.isTemporary == true)
-            #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(8), "\(elapsed)")
+            #expect(elapsed >= .milliseconds(550), "\(elapsed)")
 
             let fallback = DNSResolver(configuration: ResolverConfiguration(nameservers: [closed, server],
                                                                             timeout: .milliseconds(500), attempts: 2))
-            let start = ContinuousClock.now
             #expect(try await fallback.mx("null.test") == .nullMX)
-            #expect(start.duration(to: .now) < .seconds(6))
         }
     }
 

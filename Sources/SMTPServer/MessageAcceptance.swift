@@ -110,8 +110,10 @@ enum MessageAcceptance {
         let outcomes = await services.localDelivery.deliver(
             message, trace: received, sender: transaction.sender, to: accounts.filter { !plan.skips(.account($0.id.rawValue)) },
             internalDate: InternalDate(seconds: Int64(now.timeIntervalSince1970)), acceptance: plan.mark,
+            // A Sieve reject can be this transaction's reply only when the message has no other
+            // destination (one recipient, one account, nothing queued); otherwise it is reported.
             queueID: transaction.queueID, junk: junk, recipients: originalRecipients(transaction),
-            mayRefuse: lmtp || (transaction.recipients.count == 1 && remote.isEmpty), accepted: now, logger: logger)
+            mayRefuse: lmtp || (transaction.recipients.count == 1 && accounts.count == 1 && remote.isEmpty), accepted: now, logger: logger)
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.

@@ -83,7 +83,7 @@ final class SMTPDriver: SASLLineDriver {
             case .error(let reply): perform(session.error(reply), connection, input: input)
             case .command(let command):
                 connection.logger.trace("command", metadata: ["verb": "\(command.verb)"])
-                Counter(label: "swallow_commands_total", dimensions: [("protocol", "smtp"), ("command", "\(command.verb)")]).increment()
+                Counter(label: "swallow_commands_total", dimensions: [("protocol", session.role.isLMTP ? "lmtp" : "smtp"), ("command", "\(command.verb)")]).increment()
                 perform(session.handle(command), connection, input: input)
             }
         case .data(var decoder):

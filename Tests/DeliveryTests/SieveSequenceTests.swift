@@ -37,3 +37,21 @@ struct SieveSequenceTests {
         #expect(!(try run("keep;", Self.spam)).stopped)
     }
 }
+
+@Suite("Sieve: what delivery does with the actions")
+struct SieveFilteringHelperTests {
+    /// A redirect back to an account the message already passed is a loop: kept instead.
+    @Test func redirectLoopsAreSeenInDeliveredTo() {
+        let message = Array("Return-Path: <a@example.org>\r\nDelivered-To: Bob@Example.test\r\nSubject: x\r\n\r\nDelivered-To: carol@example.test\r\n".utf8)
+        #expect(SieveFiltering.passedThrough(message, "bob@example.test"))
+        // Only the header counts, not a line in the body.
+        #expect(!SieveFiltering.passedThrough(message, "carol@example.test"))
+    }
+
+    /// RFC 5232 flags become the store's: system flags by name, atoms as keywords, the rest dropped.
+    @Test func flagsAsTheStoreKeepsThem() {
+        let flags = SieveFiltering.flags(["\\Seen", "\\flagged", "$Label1", "bad flag", "(x)", "\\Unknown"])
+        #expect(flags.system == [.seen, .flagged])
+        #expect(flags.keywords == ["$Label1"])
+    }
+}

@@ -39,4 +39,15 @@ struct SieveSmokeTests {
         }
         #expect(handle("one") != nil && handle("one") == handle("two"))
     }
+
+    /// RFC 5228 §2.10.6 lets an implementation bound redirects: a fifth is a run-time error,
+    /// and the message is then only kept (nothing is sent on).
+    @Test func aFifthRedirectFailsTheRun() throws {
+        let four = (1...4).map { "redirect \"r\($0)@example.org\";" }.joined(separator: "\n")
+        let context = SieveContext(message: Array(Self.message.utf8), envelopeFrom: "alice@example.org",
+                                   envelopeTo: "bob@example.test", userAddresses: ["bob@example.test"])
+        #expect(try SieveScript(parsing: four).run(context).actions.count == 4)
+        let five = try SieveScript(parsing: four + "\nredirect \"r5@example.org\";").run(context)
+        #expect(five.error != nil && five.actions == [.keep(flags: [])])
+    }
 }

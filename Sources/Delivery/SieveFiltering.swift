@@ -197,10 +197,12 @@ final class ScriptCache: Sendable {
 /// `Auto-Submitted: auto-replied`, threaded to the original.
 enum VacationMessage {
     static func make(_ reply: SieveVacation, user: String, hostname: String, now: Date = Date()) -> [UInt8] {
+        // A script's strings may hold line ends: never let them start a header field of their own.
+        func field(_ s: String) -> String { String(s.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 }) }
         var lines: [String] = []
-        lines.append("From: \(reply.from ?? "<\(user)>")")
-        lines.append("To: <\(reply.recipient)>")
-        lines.append("Subject: \(EncodedWord.encode(reply.subject))")
+        lines.append("From: \(field(reply.from ?? "<\(user)>"))")
+        lines.append("To: <\(field(reply.recipient))>")
+        lines.append("Subject: \(EncodedWord.encode(field(reply.subject)))")
         lines.append("Date: \(RFC5322Date.format(now))")
         lines.append("Message-ID: <\(UUID().uuidString.lowercased())@\(hostname)>")
         if let original = reply.inReplyTo {

@@ -55,3 +55,19 @@ struct SieveFilteringHelperTests {
         #expect(flags.keywords == ["$Label1"])
     }
 }
+
+@Suite("Sieve: the vacation reply")
+struct VacationMessageTests {
+    /// A script's :from or :subject holding a line end cannot add header fields to the reply.
+    @Test func scriptStringsCannotInjectHeaderFields() {
+        let reply = SieveVacation(recipient: "a@example.org", from: "me@example.test\r\nBcc: victim@example.org",
+                                  subject: "Away\r\nX-Injected: yes", reason: "Back soon.", mime: false, handle: "h",
+                                  period: 86400, inReplyTo: "<m1@example.org>")
+        let text = String(decoding: VacationMessage.make(reply, user: "me@example.test", hostname: "mx.example.test"), as: UTF8.self)
+        let header = text.components(separatedBy: "\r\n\r\n")[0].components(separatedBy: "\r\n")
+        #expect(!header.contains { $0.hasPrefix("Bcc:") || $0.hasPrefix("X-Injected:") }, "\(header)")
+        #expect(header.contains("Auto-Submitted: auto-replied"))
+        #expect(header.contains("In-Reply-To: <m1@example.org>"))
+        #expect(text.hasSuffix("\r\n\r\nBack soon.\r\n"))
+    }
+}

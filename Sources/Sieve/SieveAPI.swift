@@ -119,8 +119,4 @@ public struct SieveOutcome: Sendable, Equatable {
         self.implicitKeep = implicitKeep
         self.stopped = stopped
     }
-
-    public static func == (a: SieveOutcome, b: SieveOutcome) -> Bool {
-        a.actions == b.actions && a.error == b.error
-    }
 }

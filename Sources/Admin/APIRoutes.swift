@@ -11,8 +11,8 @@ struct APIRoutes {
     var accounts: AdminAccounts { dependencies.accounts }
 
     struct NewDomain: Decodable { let domain: String }
-    struct NewUser: Decodable { let address: String; let password: String?; let quota_bytes: Int64? }
-    struct UserChange: Decodable { let password: String?; let quota_bytes: Int64? }
+    struct NewUser: Decodable { let address: String; let password: String?; let quota_bytes: Int64?; let max_messages: Int64? }
+    struct UserChange: Decodable { let password: String?; let quota_bytes: Int64?; let max_messages: Int64? }
     struct NewAlias: Decodable { let alias: String; let targets: [String] }
     struct Flush: Decodable { let id: String?; let destination: String? }
     struct NewDKIMKey: Decodable { let domain: String; let selector: String?; let algorithm: String? }
@@ -47,7 +47,7 @@ struct APIRoutes {
         api.post("/users") { request, context -> Response in
             let body = try await Self.decode(NewUser.self, request)
             guard let password = body.password else { throw AdminError.badRequest("a password is required") }
-            let user = try await admin.addUser(body.address, password: password, quotaBytes: body.quota_bytes ?? 0)
+            let user = try await admin.addUser(body.address, password: password, quotaBytes: body.quota_bytes ?? 0, maxMessages: body.max_messages ?? 0)
             await audit(context, "user.add", user.address)
             return try AdminServer.json(user, status: .created)
         }
@@ -55,13 +55,15 @@ struct APIRoutes {
         api.patch("/users/:address") { request, context -> Response in
             let address = try context.parameters.require("address")
             let body = try await Self.decode(UserChange.self, request)
-            guard body.password != nil || body.quota_bytes != nil else { throw AdminError.badRequest("nothing to change") }
+            guard body.password != nil || body.quota_bytes != nil || body.max_messages != nil else {
+                throw AdminError.badRequest("nothing to change")
+            }
             if let password = body.password {
                 try await admin.setPassword(address, password: password)
                 await audit(context, "user.password", address)
             }
-            if let quota = body.quota_bytes {
-                try await admin.setQuota(address, bytes: quota)
+            if body.quota_bytes != nil || body.max_messages != nil {
+                try await admin.setQuota(address, bytes: body.quota_bytes, maxMessages: body.max_messages)
                 await audit(context, "user.quota", address)
             }
             return try AdminServer.json(try await admin.user(address))

@@ -34,17 +34,20 @@ public struct Administration: Sendable {
         public let quota_bytes: Int64
         public let used_bytes: Int64
         public let messages: Int64
+        /// 0: unlimited.
+        public let max_messages: Int64
     }
 
-    public func addUser(_ address: String, password: String, quotaBytes: Int64 = 0) async throws -> UserInfo {
+    public func addUser(_ address: String, password: String, quotaBytes: Int64 = 0, maxMessages: Int64 = 0) async throws -> UserInfo {
         let canonical = try DirectoryAddress.canonical(address)
         guard let (_, domain) = DirectoryAddress.split(canonical), try await directory.isLocalDomain(domain) else {
             throw DirectoryError.unknownDomain(DirectoryAddress.split(canonical)?.domain ?? address)
         }
         guard try await directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
         guard quotaBytes >= 0 else { throw AdminError.badRequest("quota must not be negative") }
+        guard maxMessages >= 0 else { throw AdminError.badRequest("max_messages must not be negative") }
         let (hash, scram) = try secrets(password)
-        let account = try await directory.addUser(canonical, passwordHash: hash, scram: scram, quotaBytes: quotaBytes)
+        let account = try await directory.addUser(canonical, passwordHash: hash, scram: scram, quotaBytes: quotaBytes, maxMessages: maxMessages)
         try await store.prepareAccount(account.id)
         return try await user(account.address)
     }
@@ -62,7 +65,8 @@ public struct Administration: Sendable {
 
     private func info(_ account: Account) async throws -> UserInfo {
         let usage = try await store.quotaUsage(account.id)
-        return UserInfo(address: account.address, quota_bytes: usage.limitBytes, used_bytes: usage.bytes, messages: usage.messages)
+        return UserInfo(address: account.address, quota_bytes: usage.limitBytes, used_bytes: usage.bytes, messages: usage.messages,
+                        max_messages: usage.limitMessages)
     }
 
     public func setPassword(_ address: String, password: String) async throws {
@@ -71,10 +75,12 @@ public struct Administration: Sendable {
         try await directory.setPassword(account.address, passwordHash: hash, scram: scram)
     }
 
-    public func setQuota(_ address: String, bytes: Int64) async throws {
-        guard bytes >= 0 else { throw AdminError.badRequest("quota must not be negative") }
+    /// Sets the limits given (nil: unchanged); 0 is unlimited.
+    public func setQuota(_ address: String, bytes: Int64?, maxMessages: Int64? = nil) async throws {
+        guard (bytes ?? 0) >= 0 else { throw AdminError.badRequest("quota must not be negative") }
+        guard (maxMessages ?? 0) >= 0 else { throw AdminError.badRequest("max_messages must not be negative") }
         guard let account = try await directory.account(login: address) else { throw DirectoryError.unknownUser(address) }
-        try await directory.setQuota(account.address, quotaBytes: bytes)
+        try await directory.setQuota(account.address, quotaBytes: bytes, maxMessages: maxMessages)
     }
 
     /// The stored forms of a password: the crypt(3) hash (yescrypt) and the SCRAM secrets.

@@ -89,6 +89,11 @@ enum OpenAPIDocument {
           "address": {
             "type": "string"
           },
+          "max_messages": {
+            "description": "Most messages the account may hold; 0 is unlimited.",
+            "format": "int64",
+            "type": "integer"
+          },
           "password": {
             "type": "string"
           },
@@ -297,6 +302,11 @@ enum OpenAPIDocument {
           "address": {
             "type": "string"
           },
+          "max_messages": {
+            "description": "Most messages the account may hold; 0 is unlimited.",
+            "format": "int64",
+            "type": "integer"
+          },
           "messages": {
             "format": "int64",
             "type": "integer"
@@ -314,6 +324,11 @@ enum OpenAPIDocument {
       },
       "UserChange": {
         "properties": {
+          "max_messages": {
+            "description": "Most messages the account may hold; 0 is unlimited.",
+            "format": "int64",
+            "type": "integer"
+          },
           "password": {
             "type": "string"
           },

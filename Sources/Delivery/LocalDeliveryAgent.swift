@@ -30,11 +30,14 @@ public struct LocalDeliveryAgent: Sendable {
     let trace: MessageTrace?
     /// Users' Sieve scripts (nil: no filtering, every copy to INBOX).
     let sieve: SieveFiltering?
+    /// The "mailbox nearly full" message (nil: none).
+    let quotaWarning: QuotaWarning?
 
-    public init(committer: GroupCommitter, trace: MessageTrace? = nil, sieve: SieveFiltering? = nil) {
+    public init(committer: GroupCommitter, trace: MessageTrace? = nil, sieve: SieveFiltering? = nil, quotaWarning: QuotaWarning? = nil) {
         self.committer = committer
         self.trace = trace
         self.sieve = sieve
+        self.quotaWarning = quotaWarning
     }
 
     /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
@@ -116,6 +119,7 @@ public struct LocalDeliveryAgent: Sendable {
                     outcome = .failed(.temporary("cannot queue what the filter asked: \(error)"))
                 }
             }
+            if case .delivered = outcome { await quotaWarning?.check(account, logger: logger) }
             outcomes.append((account, outcome ?? .filtered))
         }
         self.trace?.record(events)

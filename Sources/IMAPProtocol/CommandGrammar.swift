@@ -532,6 +532,26 @@ struct CommandGrammar {
             // getquotaroot = "GETQUOTAROOT" SP mailbox
             try sp()
             return .getQuotaRoot(try mailbox())
+        case "SETQUOTA":
+            // setquota          = "SETQUOTA" SP quota-root-name SP setquota-list
+            // setquota-list     = "(" [setquota-resource *(SP setquota-resource)] ")"
+            // setquota-resource = resource-name SP resource-limit
+            // resource-limit    = number64
+            try sp()
+            let root = Self.utf8(try astring("quota root"))
+            try sp()
+            try expect(ASCII.leftParen, "\"(\" of the resource list")
+            var limits: [QuotaLimit] = []
+            if !consume(ASCII.rightParen) {
+                repeat {
+                    guard limits.count < 16 else { throw GrammarError(message: "too many quota resources") }
+                    let resource = try keyword("resource name")
+                    try sp()
+                    limits.append(QuotaLimit(resource: resource, limit: try number("resource limit", max: UInt64(Int64.max))))
+                } while consume(ASCII.space)
+                try expect(ASCII.rightParen, "\")\" of the resource list")
+            }
+            return .setQuota(root: root, limits: limits)
         case "SEARCH": return .search(try search(), uid: false)
         case "SORT": return try sort(uid: false)
         case "FETCH": return try fetch(uid: false)

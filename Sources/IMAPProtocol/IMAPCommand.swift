@@ -85,6 +85,9 @@ public enum IMAPCommand: Sendable, Hashable {
     case getQuota(root: String)
     /// `GETQUOTAROOT mailbox` (RFC 9208 §4.3).
     case getQuotaRoot(IMAPMailboxName)
+    /// `SETQUOTA quota-root (resource limit ...)` (RFC 9208 §4.1): the new limits of the root;
+    /// a resource not named becomes unlimited.
+    case setQuota(root: String, limits: [QuotaLimit])
 
     // MARK: Selected (RFC 9051 §6.4)
 
@@ -138,6 +141,7 @@ public enum IMAPCommand: Sendable, Hashable {
         case .idle: "IDLE"
         case .getQuota: "GETQUOTA"
         case .getQuotaRoot: "GETQUOTAROOT"
+        case .setQuota: "SETQUOTA"
         case .check: "CHECK"
         case .close: "CLOSE"
         case .unselect: "UNSELECT"
@@ -329,5 +333,16 @@ public struct StoreAction: Sendable, Hashable {
         self.operation = operation
         self.silent = silent
         self.flags = flags
+    }
+}
+
+/// `setquota-resource = resource-name SP resource-limit` (RFC 9208 §9).
+public struct QuotaLimit: Sendable, Hashable {
+    /// Upper-cased: `STORAGE` (units of 1024 octets), `MESSAGE`, ...
+    public var resource: String
+    public var limit: UInt64
+    public init(resource: String, limit: UInt64) {
+        self.resource = resource
+        self.limit = limit
     }
 }

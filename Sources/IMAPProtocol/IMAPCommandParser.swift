@@ -378,7 +378,7 @@ public struct IMAPCommandParser: Sendable {
         "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "ENABLE", "SELECT",
         "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB",
         "NAMESPACE", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
-        "STORE", "COPY", "MOVE", "IDLE", "ID", "GETQUOTA", "GETQUOTAROOT", "UID", "SORT", "COMPRESS",
+        "STORE", "COPY", "MOVE", "IDLE", "ID", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "UID", "SORT", "COMPRESS",
     ]
     private static let uidCommands: Set<String> = ["FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT"]
 

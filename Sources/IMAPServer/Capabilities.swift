@@ -17,7 +17,7 @@ enum Capabilities {
         caps += [
             "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
             "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
-            "QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT=\(configuration.appendLimit)", "BINARY", "STATUS=SIZE",
+            "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "QUOTASET", "APPENDLIMIT=\(configuration.appendLimit)", "BINARY", "STATUS=SIZE",
             "MULTIAPPEND", "UTF8=ACCEPT", "SORT", "SORT=DISPLAY", "WITHIN", "COMPRESS=DEFLATE",
         ]
         return caps

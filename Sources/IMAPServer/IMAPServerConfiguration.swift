@@ -88,6 +88,10 @@ public struct IMAPServices: Sendable {
     /// Whether STARTTLS can be offered (the listener's registry has a TLS context).
     public var tlsAvailable: Bool
     public var logger: Logger
+    /// Where SETQUOTA changes limits (nil: SETQUOTA is refused).
+    public var quotaAdministration: (any DirectoryAdministration)?
+    /// Logins (lowercased) that may use SETQUOTA, and name other users' quota roots.
+    public var quotaAdmins: Set<String> = []
 
     public init(authenticator: Authenticator, store: any MailStore, recent: RecentTracker, tlsAvailable: Bool, logger: Logger) {
         self.authenticator = authenticator; self.store = store; self.recent = recent

@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProtocol
+import MailAuth
 import MailCore
 import MailStore
 
@@ -348,29 +349,88 @@ extension IMAPSession {
         return MessageFlags(system: system, keywords: keywords)
     }
 
-    // MARK: QUOTA (RFC 9208, read side)
+    // MARK: QUOTA (RFC 9208)
+    //
+    // Each account has one quota root, "" as its owner sees it, covering all its mailboxes.
+    // Quota administrators (`[quota] admins`) may also name another account's root by its
+    // address, to read and set its limits.
 
     func getQuotaRoot(_ wire: IMAPMailboxName) async throws -> Completion {
         let name = try mailboxName(wire)
         _ = try await store.mailbox(user, named: name)
         let usage = try await store.quotaUsage(user)
         // An account without a limit has no quota root (RFC 9208 §4.3 allows none).
-        await send(.quotaRoot(IMAPMailboxName(wireName(name)), roots: usage.limitBytes > 0 ? [""] : []))
-        if usage.limitBytes > 0 { await send(Self.quota(usage)) }
+        await send(.quotaRoot(IMAPMailboxName(wireName(name)), roots: usage.isLimited ? [""] : []))
+        if usage.isLimited { await send(Self.quota(usage, root: "")) }
         return .ok(code: nil, text: "Getquotaroot completed.")
     }
 
     func getQuota(root: String) async throws -> Completion {
-        let usage = try await store.quotaUsage(user)
-        guard root.isEmpty, usage.limitBytes > 0 else { throw Failure.no("No such quota root.", code: .nonExistent) }
-        await send(Self.quota(usage))
+        let owner = try await quotaRootOwner(root)
+        let usage = try await store.quotaUsage(owner.id)
+        guard usage.isLimited else { throw Failure.no("No such quota root.", code: .nonExistent) }
+        await send(Self.quota(usage, root: root))
         return .ok(code: nil, text: "Getquota completed.")
     }
 
-    /// STORAGE is counted in units of 1024 octets (RFC 9208 §5.1).
-    static func quota(_ usage: QuotaUsage) -> UntaggedResponse {
-        .quota(root: "", resources: [QuotaResource(name: "STORAGE", usage: UInt64(max(0, usage.bytes + 1023) / 1024),
-                                                   limit: UInt64(max(0, usage.limitBytes) / 1024))])
+    /// RFC 9208 §4.1: the listed limits replace the root's; a resource left out is unlimited.
+    func setQuota(root: String, limits: [QuotaLimit]) async throws -> Completion {
+        guard let administration = services.quotaAdministration, isQuotaAdmin else {
+            throw Failure.no("Only quota administrators may change quotas.", code: .noPerm)
+        }
+        let owner = try await quotaRootOwner(root)
+        var bytes: Int64 = 0, messages: Int64 = 0
+        for limit in limits {
+            switch limit.resource {
+            case "STORAGE":
+                guard limit.limit <= UInt64(Int64.max / 1024) else { throw Failure.bad("STORAGE limit is too large") }
+                bytes = Int64(limit.limit) * 1024
+            case "MESSAGE":
+                messages = Int64(limit.limit)
+            default:
+                throw Failure.no("Resource \(limit.resource) is not supported (STORAGE and MESSAGE are).", code: .cannot)
+            }
+        }
+        do {
+            try await administration.setQuota(owner.address, quotaBytes: bytes, maxMessages: messages)
+        } catch {
+            throw Failure.no("Cannot change the quota now.", code: .unavailable)
+        }
+        services.logger.notice("quota changed over IMAP", metadata: ["user": "\(owner.address)", "by": "\(account?.address ?? "")",
+                                                                     "bytes": "\(bytes)", "messages": "\(messages)"])
+        let usage = try await store.quotaUsage(owner.id)
+        if usage.isLimited { await send(Self.quota(usage, root: root)) }
+        return .ok(code: nil, text: "Setquota completed.")
+    }
+
+    var isQuotaAdmin: Bool {
+        guard let login = account?.address.lowercased() else { return false }
+        return services.quotaAdmins.contains(login)
+    }
+
+    /// The account a quota root belongs to: "" is the user's own; an address is that account's,
+    /// for quota administrators only (to anyone else it does not exist).
+    func quotaRootOwner(_ root: String) async throws -> Account {
+        guard let own = account else { throw Failure.bad("Log in first") }
+        if root.isEmpty { return own }
+        guard isQuotaAdmin, let other = try? await services.authenticator.directory.account(login: root) else {
+            throw Failure.no("No such quota root.", code: .nonExistent)
+        }
+        return other
+    }
+
+    /// STORAGE is counted in units of 1024 octets (RFC 9208 §5.1); only limited resources
+    /// are listed.
+    static func quota(_ usage: QuotaUsage, root: String) -> UntaggedResponse {
+        var resources: [QuotaResource] = []
+        if usage.limitBytes > 0 {
+            resources.append(QuotaResource(name: "STORAGE", usage: UInt64(max(0, usage.bytes + 1023) / 1024),
+                                           limit: UInt64(usage.limitBytes / 1024)))
+        }
+        if usage.limitMessages > 0 {
+            resources.append(QuotaResource(name: "MESSAGE", usage: UInt64(max(0, usage.messages)), limit: UInt64(usage.limitMessages)))
+        }
+        return .quota(root: root, resources: resources)
     }
 
     // MARK: IDLE (RFC 2177, RFC 9051 §6.3.13)

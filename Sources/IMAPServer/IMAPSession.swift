@@ -259,7 +259,7 @@ actor IMAPSession {
         case .startTLS, .authenticate, .login:
             if state != .notAuthenticated { throw Failure.bad("Already authenticated") }
         case .enable, .select, .examine, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
-             .namespace, .status, .append, .idle, .getQuota, .getQuotaRoot:
+             .namespace, .status, .append, .idle, .getQuota, .getQuotaRoot, .setQuota:
             if state == .notAuthenticated { throw Failure.bad("Log in first") }
         case .check, .close, .unselect, .expunge, .uidExpunge, .search, .sort, .fetch, .store, .copy, .move:
             if state == .notAuthenticated { throw Failure.bad("Log in first") }
@@ -332,6 +332,8 @@ actor IMAPSession {
             return try await getQuota(root: root)
         case .getQuotaRoot(let name):
             return try await getQuotaRoot(name)
+        case .setQuota(let root, let limits):
+            return try await setQuota(root: root, limits: limits)
         case .close:
             return try await close(expunge: true)
         case .unselect:

@@ -25,14 +25,20 @@ public struct Account: Sendable, Hashable {
     public let scram: String?
     /// Storage limit in bytes; 0 means unlimited.
     public let quotaBytes: Int64
+    /// Limit on the number of messages in all mailboxes; 0 means unlimited.
+    public let maxMessages: Int64
 
-    public init(id: UserID, address: String, passwordHash: String, scram: String?, quotaBytes: Int64) {
+    public init(id: UserID, address: String, passwordHash: String, scram: String?, quotaBytes: Int64, maxMessages: Int64 = 0) {
         self.id = id
         self.address = address
         self.passwordHash = passwordHash
         self.scram = scram
         self.quotaBytes = quotaBytes
+        self.maxMessages = maxMessages
     }
+
+    /// Whether any quota resource is limited (RFC 9208: the account has a quota root).
+    public var hasQuota: Bool { quotaBytes > 0 || maxMessages > 0 }
 }
 
 /// An alias source: one address, or a whole domain (`@domain`, the catch-all).
@@ -106,16 +112,27 @@ public protocol DirectoryAdministration: UserDirectory {
     func addDomain(_ domain: String) async throws(DirectoryError)
     func removeDomain(_ domain: String) async throws(DirectoryError)
     @discardableResult
-    func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64) async throws(DirectoryError) -> Account
+    func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64, maxMessages: Int64) async throws(DirectoryError) -> Account
     func setPassword(_ address: String, passwordHash: String, scram: String?) async throws(DirectoryError)
-    /// 0 is unlimited.
-    func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError)
+    /// Sets the limits given (nil leaves one as it is); 0 is unlimited.
+    func setQuota(_ address: String, quotaBytes: Int64?, maxMessages: Int64?) async throws(DirectoryError)
     func removeUser(_ address: String) async throws(DirectoryError)
     func listUsers() async throws(DirectoryError) -> [Account]
     func addAlias(_ source: String, targets: [String]) async throws(DirectoryError)
     /// Removes every target of `source`.
     func removeAlias(_ source: String) async throws(DirectoryError)
     func listAliases() async throws(DirectoryError) -> [AliasEntry]
+}
+
+extension DirectoryAdministration {
+    @discardableResult
+    public func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64) async throws(DirectoryError) -> Account {
+        try await addUser(address, passwordHash: passwordHash, scram: scram, quotaBytes: quotaBytes, maxMessages: 0)
+    }
+
+    public func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError) {
+        try await setQuota(address, quotaBytes: quotaBytes, maxMessages: nil)
+    }
 }
 
 extension PasswordHash {

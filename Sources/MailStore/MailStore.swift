@@ -72,6 +72,10 @@ public protocol MailStore: Sendable {
     // MARK: Accounting and notification
 
     func quotaUsage(_ user: UserID) async throws(StoreError) -> QuotaUsage
+    /// The usage when it has just reached `percent` of a limit and the user was not yet warned
+    /// (marking them warned, so the warning goes out once); nil otherwise. Usage back below
+    /// `percent` re-arms the warning.
+    func claimQuotaWarning(_ user: UserID, percent: Int) async throws(StoreError) -> QuotaUsage?
     /// Changes made by this process and, within a poll interval, by other processes on the same
     /// database (the CLI importing into a running server). IMAP IDLE waits on this.
     var changes: ChangeFeed { get }

@@ -23,7 +23,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let what): "not found: \(what)"
         case .exists(let what): "already exists: \(what)"
-        case .overQuota(let limit, let used, let needed): "over quota: \(used) of \(limit) bytes used, \(needed) more needed"
+        case .overQuota(let limit, let used, let needed): "over quota: \(used) of \(limit) used, \(needed) more needed (bytes or messages)"
         case .expunged: "message was expunged"
         case .invalidName(let name, let reason): "invalid mailbox name '\(name)': \(reason)"
         case .notPermitted(let why): "not permitted: \(why)"

@@ -219,8 +219,25 @@ public struct QuotaUsage: Sendable, Hashable {
     public let messages: Int64
     /// 0 means unlimited.
     public let limitBytes: Int64
-    public init(bytes: Int64, messages: Int64, limitBytes: Int64) {
-        self.bytes = bytes; self.messages = messages; self.limitBytes = limitBytes
+    /// 0 means unlimited.
+    public let limitMessages: Int64
+    public init(bytes: Int64, messages: Int64, limitBytes: Int64, limitMessages: Int64 = 0) {
+        self.bytes = bytes; self.messages = messages; self.limitBytes = limitBytes; self.limitMessages = limitMessages
+    }
+
+    /// Whether any resource is limited (the account has a quota root, RFC 9208 §3).
+    public var isLimited: Bool { limitBytes > 0 || limitMessages > 0 }
+
+    /// Whether the account is at a limit: nothing more fits, so RCPT is refused.
+    public var isFull: Bool {
+        (limitBytes > 0 && bytes >= limitBytes) || (limitMessages > 0 && messages >= limitMessages)
+    }
+
+    /// The highest share of a limit in use, in whole percent (0 when unlimited).
+    public var percentUsed: Int {
+        let b = limitBytes > 0 ? Double(bytes) / Double(limitBytes) : 0
+        let m = limitMessages > 0 ? Double(messages) / Double(limitMessages) : 0
+        return Int((max(b, m) * 100).rounded(.down))
     }
 }
 

@@ -132,18 +132,18 @@ public struct SQLiteDirectory: DirectoryAdministration {
     }
 
     @discardableResult
-    public func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64) async throws(DirectoryError) -> Account {
+    public func addUser(_ address: String, passwordHash: String, scram: String?, quotaBytes: Int64, maxMessages: Int64) async throws(DirectoryError) -> Account {
         let canonical = try DirectoryAddress.canonical(address)
         return try await write { db in
             let (_, domain) = DirectoryAddress.split(canonical)!
             guard let domainID = try Self.domainID(db, domain) else { throw DirectoryError.unknownDomain(domain) }
             guard try Self.account(db, address: canonical) == nil else { throw DirectoryError.userExists(canonical) }
             try db.cachedStatement(sql: """
-                INSERT INTO account (address, domain_id, password_hash, scram, quota_bytes, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [canonical, domainID, passwordHash, scram, quotaBytes, unixNow()])
+                INSERT INTO account (address, domain_id, password_hash, scram, quota_bytes, max_messages, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [canonical, domainID, passwordHash, scram, max(0, quotaBytes), max(0, maxMessages), unixNow()])
             return Account(id: UserID(db.lastInsertedRowID), address: canonical, passwordHash: passwordHash,
-                           scram: scram, quotaBytes: quotaBytes)
+                           scram: scram, quotaBytes: max(0, quotaBytes), maxMessages: max(0, maxMessages))
         }
     }
 
@@ -155,9 +155,14 @@ public struct SQLiteDirectory: DirectoryAdministration {
         }
     }
 
-    public func setQuota(_ address: String, quotaBytes: Int64) async throws(DirectoryError) {
+    public func setQuota(_ address: String, quotaBytes: Int64?, maxMessages: Int64?) async throws(DirectoryError) {
         try await write { db in
-            try db.cachedStatement(sql: "UPDATE account SET quota_bytes = ? WHERE address = ?").execute(arguments: [max(0, quotaBytes), address])
+            // COALESCE keeps the limit that was not given. A new limit re-arms the warning
+            // (SQLiteMailStore.checkQuotaWarning): a user given a new quota is warned near it.
+            try db.cachedStatement(sql: """
+                UPDATE account SET quota_bytes = COALESCE(?, quota_bytes), max_messages = COALESCE(?, max_messages),
+                                   quota_warned = 0 WHERE address = ?
+                """).execute(arguments: [quotaBytes.map { max(0, $0) }, maxMessages.map { max(0, $0) }, address])
             guard db.changesCount == 1 else { throw DirectoryError.unknownUser(address) }
         }
     }
@@ -235,7 +240,7 @@ public struct SQLiteDirectory: DirectoryAdministration {
 
     static func account(row: Row) -> Account {
         Account(id: UserID(row["id"]), address: row["address"], passwordHash: row["password_hash"],
-                scram: row["scram"], quotaBytes: row["quota_bytes"])
+                scram: row["scram"], quotaBytes: row["quota_bytes"], maxMessages: row["max_messages"])
     }
 
     static func escapeLike(_ s: String) -> String {

@@ -118,12 +118,12 @@ extension SQLiteMailStore {
 
     /// Adds to (or, negative, removes from) the account's usage, refusing to go over its quota.
     static func charge(_ db: Database, _ user: UserID, bytes: Int64, messages: Int64) throws {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT used_bytes, quota_bytes FROM account WHERE id = ?"), arguments: [user.rawValue]) else {
-            throw StoreError.notFound("account \(user)")
+        let usage = try usage(db, user)
+        if bytes > 0, usage.limitBytes > 0, usage.bytes + bytes > usage.limitBytes {
+            throw StoreError.overQuota(limit: usage.limitBytes, used: usage.bytes, needed: bytes)
         }
-        let used: Int64 = row["used_bytes"], quota: Int64 = row["quota_bytes"]
-        if bytes > 0, quota > 0, used + bytes > quota {
-            throw StoreError.overQuota(limit: quota, used: used, needed: bytes)
+        if messages > 0, usage.limitMessages > 0, usage.messages + messages > usage.limitMessages {
+            throw StoreError.overQuota(limit: usage.limitMessages, used: usage.messages, needed: messages)
         }
         try db.cachedStatement(sql: "UPDATE account SET used_bytes = max(0, used_bytes + ?), message_count = max(0, message_count + ?) WHERE id = ?").execute(
                        arguments: [bytes, messages, user.rawValue])

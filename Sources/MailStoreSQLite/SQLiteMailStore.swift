@@ -194,10 +194,33 @@ public final class SQLiteMailStore: MailStore {
 
     public func quotaUsage(_ user: UserID) async throws(StoreError) -> QuotaUsage {
         try await read { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT used_bytes, message_count, quota_bytes FROM account WHERE id = ?"),
-                                             arguments: [user.rawValue]) else { throw StoreError.notFound("account \(user)") }
-            return QuotaUsage(bytes: row["used_bytes"], messages: row["message_count"], limitBytes: row["quota_bytes"])
+            try Self.usage(db, user)
         }
+    }
+
+    public func claimQuotaWarning(_ user: UserID, percent: Int) async throws(StoreError) -> QuotaUsage? {
+        guard percent > 0 else { return nil }
+        let crossing: @Sendable (Database) throws -> (usage: QuotaUsage, over: Bool)? = { db in
+            let usage = try Self.usage(db, user)
+            let warned = try Bool.fetchOne(db.cachedStatement(sql: "SELECT quota_warned FROM account WHERE id = ?"), arguments: [user.rawValue]) ?? false
+            let over = usage.isLimited && usage.percentUsed >= percent
+            return over == warned ? nil : (usage, over)
+        }
+        // Read first: almost every delivery changes nothing, and needs no write transaction.
+        guard try await read(crossing) != nil else { return nil }
+        // Not durable: a flag lost to a power cut costs at most a second warning.
+        return try await write(durable: false) { db, _ in
+            guard let (usage, over) = try crossing(db) else { return nil }
+            try db.cachedStatement(sql: "UPDATE account SET quota_warned = ? WHERE id = ?").execute(arguments: [over, user.rawValue])
+            return over ? usage : nil
+        }
+    }
+
+    static func usage(_ db: Database, _ user: UserID) throws -> QuotaUsage {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT used_bytes, message_count, quota_bytes, max_messages FROM account WHERE id = ?"),
+                                         arguments: [user.rawValue]) else { throw StoreError.notFound("account \(user)") }
+        return QuotaUsage(bytes: row["used_bytes"], messages: row["message_count"], limitBytes: row["quota_bytes"],
+                          limitMessages: row["max_messages"])
     }
 
     // MARK: Mailbox rows

@@ -120,6 +120,14 @@ enum Schema {
                     PRIMARY KEY (account_id, handle, sender)) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v5-message-quota") { db in
+            // RFC 9208's MESSAGE resource, and whether the user was told they are near a limit
+            // (one warning per crossing: cleared when usage falls back below the threshold).
+            try db.execute(sql: """
+                ALTER TABLE account ADD COLUMN max_messages INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE account ADD COLUMN quota_warned INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return m
     }
 }

@@ -121,7 +121,7 @@ enum MessageAcceptance {
                 if queueFailure != nil && !r.remote.isEmpty { return .localError }
                 for account in r.accounts {
                     guard let outcome = outcomes.first(where: { $0.0.id == account.id })?.1 else { continue }
-                    if case .failed(let error) = outcome { return reply(for: error, recipient: r.address) }
+                    if case .failed(let error) = outcome { return reply(for: error, recipient: r.address, services) }
                     if case .rejected(let reason) = outcome { return rejected(reason) }
                 }
                 return .deliveredTo(r.address, queueID: transaction.queueID.rawValue)
@@ -135,7 +135,7 @@ enum MessageAcceptance {
         if let first = failures.first {
             // With one recipient its own reason is exact; with several, a temporary failure makes
             // the client retry, and the retry skips the copies already stored (retryPlan).
-            return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address) : .localError]
+            return [accounts.count == 1 ? reply(for: first, recipient: transaction.recipients[0].address, services) : .localError]
         }
         return [.queued(id: transaction.queueID.rawValue)]
     }
@@ -184,9 +184,9 @@ enum MessageAcceptance {
         return result
     }
 
-    static func reply(for error: StoreError, recipient: String) -> SMTPReply {
+    static func reply(for error: StoreError, recipient: String, _ services: SMTPServices) -> SMTPReply {
         switch error {
-        case .overQuota: .mailboxFullPermanently(recipient)
+        case .overQuota: services.mailboxFull(recipient)
         case .tooLarge: .messageTooBig
         default: .localError
         }

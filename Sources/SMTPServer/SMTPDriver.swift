@@ -168,8 +168,9 @@ final class SMTPDriver: SASLLineDriver {
         case .resolveRecipient(let given, let parameters):
             let directory = services.directory
             let store = services.store
+            let tempfail = services.quotaFullTempfail
             connection.run({ () -> (EmailAddress, SMTPSession.Resolution) in
-                await Self.resolve(given, directory: directory, store: store)
+                await Self.resolve(given, directory: directory, store: store, quotaFullTempfail: tempfail)
             }, then: { driver, connection, result in
                 let (address, resolution) = result
                 if case .failed(let why) = resolution {
@@ -185,7 +186,8 @@ final class SMTPDriver: SASLLineDriver {
 
     /// Where a recipient goes; bare `<Postmaster>` (RFC 5321 §4.5.1) is the postmaster of the
     /// first local domain that has one.
-    static func resolve(_ given: EmailAddress, directory: any UserDirectory, store: any MailStore) async -> (EmailAddress, SMTPSession.Resolution) {
+    static func resolve(_ given: EmailAddress, directory: any UserDirectory, store: any MailStore,
+                        quotaFullTempfail: Bool) async -> (EmailAddress, SMTPSession.Resolution) {
         do {
             var address = given
             var resolution = RecipientResolution.unknownUser
@@ -206,9 +208,8 @@ final class SMTPDriver: SASLLineDriver {
             case .notLocal: return (address, .remote)
             case .unknownUser: return (address, .unknown)
             case .deliver(let accounts, let forward):
-                for account in accounts where account.quotaBytes > 0 {
-                    let usage = try await store.quotaUsage(account.id)
-                    if usage.bytes >= usage.limitBytes { return (address, .overQuota(address.description)) }
+                for account in accounts where account.hasQuota {
+                    if try await store.quotaUsage(account.id).isFull { return (address, .overQuota(quotaFullTempfail ? .mailboxFull(address.description) : .mailboxFullPermanently(address.description))) }
                 }
                 return (address, .local(accounts: accounts, forward: forward))
             }

@@ -85,6 +85,13 @@ public struct SMTPServices: Sendable {
     public var filters: ContentFilters?
     /// This server's name, for the scanners (rspamd's `MTA-Name`).
     public var hostname = ""
+    /// A full mailbox is a temporary refusal (`452 4.2.2`) rather than `552 5.2.2`.
+    public var quotaFullTempfail = true
+
+    /// The reply for a recipient whose mailbox is full (RFC 3463 X.2.2).
+    func mailboxFull(_ address: String) -> SMTPReply {
+        quotaFullTempfail ? .mailboxFull(address) : .mailboxFullPermanently(address)
+    }
 
     public var directory: any UserDirectory { authenticator.directory }
 

@@ -249,7 +249,8 @@ struct SMTPSession {
         case local(accounts: [Account], forward: [String])
         case remote
         case unknown
-        case overQuota(String)
+        /// The reply: temporary or permanent as configured.
+        case overQuota(SMTPReply)
         case failed(String)
     }
 
@@ -259,9 +260,9 @@ struct SMTPSession {
         switch resolution {
         case .unknown:
             return error(.userUnknown(address.description))
-        case .overQuota(let who):
-            // RFC 3463 X.2.2 mailbox full: temporary, the sender retries later.
-            return .reply(.mailboxFull(who))
+        case .overQuota(let reply):
+            // RFC 3463 X.2.2 mailbox full.
+            return .reply(reply)
         case .failed:
             return .reply(.temporaryLookupFailure)
         case .remote:

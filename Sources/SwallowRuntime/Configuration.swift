@@ -166,6 +166,20 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var filters = ContentFilterConfiguration()
     /// `[sieve] before`: a Sieve script (path, relative to `data_dir`) run before each user's.
     public var sieveBefore: String?
+    public var quota = Quota()
+
+    /// `[quota]`: what a full mailbox means to senders, and the warning before it fills.
+    public struct Quota: Sendable, Equatable {
+        /// A full mailbox refuses mail temporarily (`452 4.2.2`, the sender retries for days
+        /// while the user makes room), or permanently (`552 5.2.2`) when false, like Dovecot's
+        /// `quota_full_tempfail`.
+        public var fullTempfail = true
+        /// Deliver a warning into the user's INBOX when delivery takes an account to this share
+        /// of a limit (0: never); once, until usage falls below it again.
+        public var warningPercent = 90
+        /// Accounts that may change quotas over IMAP (SETQUOTA, RFC 9208 §4.1).
+        public var admins: [String] = []
+    }
 
     /// `[authentication]`: how mail from elsewhere is checked (SPF, DKIM, DMARC).
     public struct Authentication: Sendable, Equatable {

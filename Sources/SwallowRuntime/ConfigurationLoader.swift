@@ -31,7 +31,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters", "sieve"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters", "sieve", "quota"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -208,6 +208,14 @@ extension SwallowConfiguration {
         }
         if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam"]) {
             config.filters = try Self.filters(filters, &reader)
+        }
+        if let quota = try reader.section(table, "quota", allowed: ["full_tempfail", "warning_percent", "admins"]) {
+            if let v = try reader.bool(quota, "quota", "full_tempfail") { config.quota.fullTempfail = v }
+            if let v = quota["warning_percent"] {
+                guard let n = v.int, (0...100).contains(n) else { throw reader.error("quota.warning_percent", "must be a whole number from 0 (off) to 100") }
+                config.quota.warningPercent = n
+            }
+            if let v = try reader.stringArray(quota, "quota", "admins") { config.quota.admins = v.map { $0.lowercased() } }
         }
         if let sieve = try reader.section(table, "sieve", allowed: ["before"]) {
             config.sieveBefore = try reader.string(sieve, "sieve", "before")

@@ -81,13 +81,16 @@ public struct Runtime: Sendable {
         }
         let sieve = SieveFiltering(scripts: backend.scripts, store: backend.store, queue: queue, hostname: config.server.hostname,
                                    before: try config.sieveBefore.map { try Self.globalSieveScript(config.dataFile($0), config: config) })
-        let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace, sieve: sieve)
+        let quotaWarning = QuotaWarning(store: backend.store, percent: config.quota.warningPercent, hostname: config.server.hostname)
+        let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace, sieve: sieve,
+                                               quotaWarning: quotaWarning)
         var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
         services.inbound = inboundAuthentication()
         services.dmarcReject = config.authentication.dmarcReject
         services.filters = config.filters.isEmpty ? nil : ContentFilters(config.filters)
         services.hostname = config.server.hostname
+        services.quotaFullTempfail = config.quota.fullTempfail
 
         var services_: [any Service] = []
         var listeners: [TCPListener] = []
@@ -120,8 +123,10 @@ public struct Runtime: Sendable {
             listeners.append(listener)
             served.insert(role.rawValue)
         }
-        let imapServices = IMAPServices(authenticator: authenticator, store: backend.store, recent: RecentTracker(),
+        var imapServices = IMAPServices(authenticator: authenticator, store: backend.store, recent: RecentTracker(),
                                         tlsAvailable: true, logger: logger)
+        imapServices.quotaAdministration = backend.directory
+        imapServices.quotaAdmins = Set(config.quota.admins)
         for (name, addresses, implicitTLS) in [("imap", config.listen.imap, false), ("imaps", config.listen.imaps, true)]
         where !addresses.isEmpty {
             var imap = IMAPServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)

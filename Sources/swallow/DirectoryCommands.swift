@@ -47,7 +47,7 @@ struct DomainCommand: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Mail accounts.", subcommands: [Add.self, List.self, Passwd.self, Remove.self])
+        commandName: "user", abstract: "Mail accounts.", subcommands: [Add.self, List.self, Passwd.self, Quota.self, Remove.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an account (its domain must be local).")
@@ -55,11 +55,13 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "The address, also the login name.") var address: String
         @Flag(help: "Read the password from the first line of standard input.") var passwordStdin = false
         @Option(help: "Storage quota, e.g. 500M or 2G (default: unlimited).") var quota: String?
+        @Option(help: "Most messages the account may hold (default: unlimited).") var maxMessages: Int64?
 
         func run() async throws {
             try await reporting {
                 let admin = try options.administration()
                 let quotaBytes = try quota.map(ByteSize.parse) ?? 0
+                guard (maxMessages ?? 0) >= 0 else { throw CLIError("--max-messages must not be negative") }
                 // Checked before the password is asked for.
                 let canonical = try DirectoryAddress.canonical(address)
                 guard let (_, domain) = DirectoryAddress.split(canonical), try await admin.directory.isLocalDomain(domain) else {
@@ -67,7 +69,7 @@ struct UserCommand: AsyncParsableCommand {
                 }
                 guard try await admin.directory.account(login: canonical) == nil else { throw DirectoryError.userExists(canonical) }
                 let password = try PasswordInput.read(fromStdin: passwordStdin, confirm: true)
-                let user = try await admin.addUser(canonical, password: password, quotaBytes: quotaBytes)
+                let user = try await admin.addUser(canonical, password: password, quotaBytes: quotaBytes, maxMessages: maxMessages ?? 0)
                 await options.audit("user.add", user.address)
                 say("added user \(user.address)")
             }
@@ -81,7 +83,8 @@ struct UserCommand: AsyncParsableCommand {
             try await reporting {
                 for user in try await options.administration().users() {
                     let limit = user.quota_bytes == 0 ? "unlimited" : ByteSize.format(user.quota_bytes)
-                    say("\(user.address)\t\(user.messages) messages\t\(ByteSize.format(user.used_bytes)) of \(limit)")
+                    let count = user.max_messages == 0 ? "\(user.messages) messages" : "\(user.messages) of \(user.max_messages) messages"
+                    say("\(user.address)\t\(count)\t\(ByteSize.format(user.used_bytes)) of \(limit)")
                 }
             }
         }
@@ -99,6 +102,30 @@ struct UserCommand: AsyncParsableCommand {
                 try await admin.setPassword(account.address, password: PasswordInput.read(fromStdin: passwordStdin, confirm: true))
                 await options.audit("user.password", account.address)
                 say("password changed for \(account.address)")
+            }
+        }
+    }
+
+    struct Quota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an account's limits (0 or 'unlimited' removes one); shows them when none is given.")
+        @OptionGroup var options: ConfigOption
+        @Argument var address: String
+        @Option(help: "Storage quota, e.g. 500M or 2G.") var quota: String?
+        @Option(help: "Most messages the account may hold.") var maxMessages: Int64?
+        func run() async throws {
+            try await reporting {
+                let admin = try options.administration()
+                let bytes = try quota.map { $0.lowercased() == "unlimited" ? 0 : try ByteSize.parse($0) }
+                guard (maxMessages ?? 0) >= 0 else { throw CLIError("--max-messages must not be negative") }
+                if bytes != nil || maxMessages != nil {
+                    try await admin.setQuota(address, bytes: bytes, maxMessages: maxMessages)
+                    await options.audit("user.quota", address)
+                }
+                let user = try await admin.user(address)
+                say("\(user.address): \(ByteSize.format(user.used_bytes)) of "
+                    + (user.quota_bytes == 0 ? "unlimited" : ByteSize.format(user.quota_bytes))
+                    + ", \(user.messages) of " + (user.max_messages == 0 ? "unlimited" : "\(user.max_messages)") + " messages")
             }
         }
     }

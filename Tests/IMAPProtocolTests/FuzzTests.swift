@@ -15,7 +15,7 @@ import Testing
     static let tokens: [String] = [
         "a", "A1", "*", "+", " ", " ", " ", "\r\n", "\r\n", "\n", "(", ")", "[", "]", "<0.10>", "{", "}",
         "UID", "FETCH", "SEARCH", "STORE", "APPEND", "LOGIN", "SELECT", "LIST", "STATUS", "COPY", "MOVE",
-        "NOOP", "ID", "ENABLE", "AUTHENTICATE", "CREATE", "IDLE", "EXPUNGE", "RENAME", "GETQUOTA",
+        "NOOP", "ID", "ENABLE", "AUTHENTICATE", "CREATE", "IDLE", "EXPUNGE", "RENAME", "GETQUOTA", "SETQUOTA",
         "BODY.PEEK[", "BODY[", "HEADER.FIELDS", "(From To)", "BINARY[1]", "FLAGS", "+FLAGS.SILENT", "\\Seen",
         "$Junk", "1:*", "1,2:4", "$", "4294967296", "0", "NOT", "OR", "SINCE", "1-Jan-2024", "\"x\"",
         "\"\\\"\"", "\"unterminated", "INBOX", "RETURN", "(MIN MAX)", "CHARSET", "UTF-8", "(QRESYNC (1 2 1:5))",

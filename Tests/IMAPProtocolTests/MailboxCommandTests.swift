@@ -62,6 +62,11 @@ import Testing
                 .status("INBOX", items: [.size, .deleted, .appendLimit, .uidValidity])),
         Fixture("G1 GETQUOTA \"\"\r\n", .getQuota(root: "")),
         Fixture("A003 GETQUOTAROOT INBOX\r\n", .getQuotaRoot("INBOX")),
+        Fixture("S1 SETQUOTA \"\" (STORAGE 512)\r\n", .setQuota(root: "", limits: [QuotaLimit(resource: "STORAGE", limit: 512)])),
+        Fixture("S2 setquota bob@example.test (storage 1 MESSAGE 9223372036854775807)\r\n",
+                .setQuota(root: "bob@example.test", limits: [QuotaLimit(resource: "STORAGE", limit: 1),
+                                                            QuotaLimit(resource: "MESSAGE", limit: 9_223_372_036_854_775_807)])),
+        Fixture("S3 SETQUOTA \"\" ()\r\n", .setQuota(root: "", limits: [])),
     ]
 
     static let errors: [(String, String)] = [
@@ -81,6 +86,10 @@ import Testing
         ("a STATUS INBOX ()\r\n", "expected status item"),
         ("a STATUS INBOX MESSAGES\r\n", "\"(\" of status items"),
         ("a RENAME a\r\n", "expected SP"),
+        ("a SETQUOTA \"\" STORAGE 5\r\n", "\"(\" of the resource list"),
+        ("a SETQUOTA \"\" (STORAGE)\r\n", "expected SP"),
+        ("a SETQUOTA \"\" (STORAGE 9223372036854775808)\r\n", "too large"),
+        ("a SETQUOTA \"\" (STORAGE 5\r\n", "\")\" of the resource list"),
         ("a SELECT (x)\r\n", "expected mailbox name"),
         ("a SELECT INBOX {5}\r\n", "SELECT"), // rejected before "+", see below
     ]

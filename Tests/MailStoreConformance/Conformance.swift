@@ -19,10 +19,11 @@ public struct ConformanceFixture: Sendable {
     }
 
     /// A fresh account with its default mailboxes.
-    public func account(_ address: String, quota: Int64 = 0) async throws -> Account {
+    public func account(_ address: String, quota: Int64 = 0, maxMessages: Int64 = 0) async throws -> Account {
         let domain = DirectoryAddress.split(address)!.domain
         if try await !directory.isLocalDomain(domain) { try await directory.addDomain(domain) }
-        let account = try await directory.addUser(address, passwordHash: "$y$placeholder", scram: nil, quotaBytes: quota)
+        let account = try await directory.addUser(address, passwordHash: "$y$placeholder", scram: nil, quotaBytes: quota,
+                                                  maxMessages: maxMessages)
         try await store.prepareAccount(account.id)
         return account
     }

@@ -26,7 +26,7 @@ public struct SpamScore: Sendable, Equatable {
     public var symbols: [String]
 }
 
-/// The scanners in front of delivery (`[filters.clamav]`, `[filters.spam]`).
+/// The scanners in front of delivery (`[filters.clamav]`, `[filters.spam]`, `[[filters.milter]]`).
 public struct ContentFilterConfiguration: Sendable, Equatable {
     /// What the client hears when a scanner is down or slow: a temporary failure (`451 4.7.1`,
     /// the client retries) or acceptance without that scan (logged).
@@ -56,10 +56,25 @@ public struct ContentFilterConfiguration: Sendable, Equatable {
         public init(engine: Engine, address: ScannerAddress) { self.engine = engine; self.address = address }
     }
 
+    /// One `[[filters.milter]]`: a Sendmail/Postfix mail filter (milter protocol 6).
+    public struct Milter: Sendable, Equatable {
+        public var address: ScannerAddress
+        /// How long each reply may take (SMFIR_PROGRESS starts the wait again).
+        public var timeout: Duration = .seconds(30)
+        /// Postfix's milter_default_action: what happens when the milter is down, slow or
+        /// answers nonsense. Postfix's default is tempfail too.
+        public var defaultAction: FailurePolicy = .tempfail
+        public init(address: ScannerAddress) { self.address = address }
+    }
+
     public var antivirus: Antivirus?
     public var spam: Spam?
-    public init(antivirus: Antivirus? = nil, spam: Spam? = nil) { self.antivirus = antivirus; self.spam = spam }
-    public var isEmpty: Bool { antivirus == nil && spam == nil }
+    /// Run in order after the scanners, each seeing the previous one's changes.
+    public var milters: [Milter] = []
+    public init(antivirus: Antivirus? = nil, spam: Spam? = nil, milters: [Milter] = []) {
+        self.antivirus = antivirus; self.spam = spam; self.milters = milters
+    }
+    public var isEmpty: Bool { antivirus == nil && spam == nil && milters.isEmpty }
 }
 
 /// The verdict on one message, taken once for all its recipients.

@@ -23,13 +23,15 @@ enum MessageAcceptance {
     /// (RFC 5321 §4.4). Local copies share `message` as it is; only the queue needs both joined.
     /// `origin` is what the trace records of the session (client, TLS, authentication).
     /// `sign`: the client may have its mail DKIM-signed (authenticated, or in a trusted network).
-    static func accept(_ message: [UInt8], received: [UInt8], transaction: SMTPSession.Transaction, services: SMTPServices,
+    static func accept(_ message: [UInt8], received: [UInt8], transaction given: SMTPSession.Transaction, services: SMTPServices,
                        lmtp: Bool, origin: [String: String] = [:], sign: Bool = false, logger: Logger) async -> [SMTPReply] {
         var message = message
         var received = received
         var origin = origin
+        // The envelope as the milters leave it; `given` stays as the client sent it.
+        var transaction = given
         // RFC 2033 §4.2: LMTP answers every accepted recipient, refusals included.
-        let refusal = { (reply: SMTPReply) in Array(repeating: reply, count: lmtp ? transaction.recipients.count : 1) }
+        let refusal = { (reply: SMTPReply) in Array(repeating: reply, count: lmtp ? given.recipients.count : 1) }
         // The hops it came by, not counting ours; checked first: it needs no lookups.
         let hops = TraceFields.receivedCount(in: message)
         guard hops <= maxReceivedFields else {
@@ -60,6 +62,17 @@ enum MessageAcceptance {
                 if let subject { message = ContentFilters.rewritingSubject(message, to: subject) }
             }
         }
+        // What a retry of this transaction would bring again, before milters edit it.
+        let clientMessage = message
+        // Recipients a milter refused at RCPT (LMTP answers each).
+        var milterRefused: [String: SMTPReply] = [:]
+        if let filters = services.filters, !filters.configuration.milters.isEmpty {
+            switch await milters(filters, received: &received, message: &message, transaction: &transaction, refused: &milterRefused,
+                                 services: services, origin: origin, lmtp: lmtp, logger: logger) {
+            case .answered(let replies): return replies
+            case .accepted(let quarantined): junk = junk || quarantined
+            }
+        }
         let now = Date()
         var accounts: [Account] = []
         for r in transaction.recipients {
@@ -79,7 +92,7 @@ enum MessageAcceptance {
 
         // Two commits (queue, then store), and the store's per account: if one fails after
         // another succeeded, the client's retry must not repeat what succeeded.
-        let plan = await retryPlan(message, transaction: transaction, accounts: accounts, queueing: !remote.isEmpty,
+        let plan = await retryPlan(clientMessage, transaction: given, accounts: accounts, queueing: !remote.isEmpty,
                                    services: services, logger: logger)
         var queueFailure: String?
         if !remote.isEmpty && !plan.skips(.queue) {
@@ -117,7 +130,12 @@ enum MessageAcceptance {
 
         if lmtp {
             // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
-            return transaction.recipients.map { r in
+            return given.recipients.map { r in
+                if let refused = milterRefused[r.address.lowercased()] { return refused }
+                // Removed by a milter (SMFIR_DELRCPT): accepted, and not delivered.
+                guard transaction.recipients.contains(where: { $0.address == r.address }) else {
+                    return .deliveredTo(r.address, queueID: transaction.queueID.rawValue)
+                }
                 if queueFailure != nil && !r.remote.isEmpty { return .localError }
                 for account in r.accounts {
                     guard let outcome = outcomes.first(where: { $0.0.id == account.id })?.1 else { continue }

@@ -21,9 +21,11 @@ struct SMTPSession {
 
     struct Transaction: Sendable {
         let queueID: QueueID
-        /// "" for the null reverse-path.
-        let sender: String
+        /// "" for the null reverse-path. A milter may change it (SMFIR_CHGFROM).
+        var sender: String
         let parameters: MailParameters
+        /// The SASL mechanism the client logged in with, if it did (a milter's `{auth_type}`).
+        var authMechanism: String?
         var recipients: [Recipient] = []
         /// BDAT: the message so far (RFC 3030), kept only while within the size limit.
         var chunks: [UInt8] = []
@@ -61,6 +63,9 @@ struct SMTPSession {
     private(set) var heloName: String?
     private(set) var esmtp = false
     private(set) var account: Account?
+    /// The mechanism of the AUTH under way, then of the login that succeeded.
+    private var pendingMechanism: String?
+    private(set) var authMechanism: String?
     private(set) var transaction: Transaction?
     private(set) var errors = 0
     private(set) var authenticationFailures = 0
@@ -221,7 +226,8 @@ struct SMTPSession {
     }
 
     private mutating func senderAccepted(_ sender: EmailAddress?, _ parameters: MailParameters) -> Action {
-        transaction = Transaction(queueID: QueueID.make(), sender: sender?.description ?? "", parameters: parameters)
+        transaction = Transaction(queueID: QueueID.make(), sender: sender?.description ?? "", parameters: parameters,
+                                  authMechanism: account == nil ? nil : authMechanism)
         return .reply(.senderOk)
     }
 
@@ -308,11 +314,13 @@ struct SMTPSession {
             guard let decoded = SASLResponseLine.decodeInitialResponse(initialResponse) else { return error(.invalidBase64) }
             initial = decoded
         }
+        pendingMechanism = mechanism.rawValue
         return .authenticate(mechanism, initialResponse: initial)
     }
 
     mutating func authenticated(as account: Account) {
         self.account = account
+        authMechanism = pendingMechanism
     }
 
     /// A rejected login: past the limit the connection is closed (a guesser gets three tries

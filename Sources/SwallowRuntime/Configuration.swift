@@ -162,7 +162,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var log = Log()
     public var trace = Trace()
     public var authentication = Authentication()
-    /// `[filters.clamav]` and `[filters.spam]`: scanners asked before a message is accepted.
+    /// `[filters.clamav]`, `[filters.spam]` and `[[filters.milter]]`: scanners and milters asked before a message is accepted.
     public var filters = ContentFilterConfiguration()
     /// `[sieve] before`: a Sieve script (path, relative to `data_dir`) run before each user's.
     public var sieveBefore: String?

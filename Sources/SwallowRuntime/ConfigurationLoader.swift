@@ -206,7 +206,7 @@ extension SwallowConfiguration {
             if let v = try reader.bool(section, "authentication", "dmarc_reject") { config.authentication.dmarcReject = v }
             if let v = try reader.string(section, "authentication", "public_suffix_list") { config.authentication.publicSuffixList = v }
         }
-        if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam"]) {
+        if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam", "milter"]) {
             config.filters = try Self.filters(filters, &reader)
         }
         if let quota = try reader.section(table, "quota", allowed: ["full_tempfail", "warning_percent", "admins"]) {
@@ -229,8 +229,9 @@ extension SwallowConfiguration {
         return config
     }
 
-    /// `[filters.clamav]` (address, timeout, on_failure) and `[filters.spam]` (engine, address,
-    /// timeout, on_failure, reject_score, junk_score, scan_authenticated).
+    /// `[filters.clamav]` (address, timeout, on_failure), `[filters.spam]` (engine, address,
+    /// timeout, on_failure, reject_score, junk_score, scan_authenticated) and `[[filters.milter]]`
+    /// (address, timeout, default_action), a list run in order.
     private static func filters(_ table: TOMLTable, _ reader: inout TableReader) throws(ConfigurationError) -> ContentFilterConfiguration {
         var result = ContentFilterConfiguration()
         func address(_ t: TOMLTable, _ section: String) throws(ConfigurationError) -> ScannerAddress {
@@ -271,6 +272,23 @@ extension SwallowConfiguration {
             spam.junkScore = try score(t, "filters.spam", "junk_score")
             if let v = try reader.bool(t, "filters.spam", "scan_authenticated") { spam.scanAuthenticated = v }
             result.spam = spam
+        }
+        if let value = table["milter"] {
+            guard let list = value.array else { throw reader.error("filters.milter", "must be a list of tables ([[filters.milter]])") }
+            for (n, element) in list.enumerated() {
+                let section = "filters.milter[\(n)]"
+                guard let t = element.table else { throw reader.error(section, "must be a table ([[filters.milter]])") }
+                try reader.check(t, section: section, allowed: ["address", "timeout", "default_action"])
+                var milter = ContentFilterConfiguration.Milter(address: try address(t, section))
+                if let n = try reader.positiveInt(t, section, "timeout") { milter.timeout = .seconds(n) }
+                if let text = try reader.string(t, section, "default_action") {
+                    guard let p = ContentFilterConfiguration.FailurePolicy(rawValue: text) else {
+                        throw reader.error("\(section).default_action", "'\(text)' is not one of: tempfail, accept")
+                    }
+                    milter.defaultAction = p
+                }
+                result.milters.append(milter)
+            }
         }
         return result
     }

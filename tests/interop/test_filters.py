@@ -224,12 +224,18 @@ class Rspamd(Daemon):
     def __init__(self, root: Path):
         super().__init__(root)
         self.port = free_port()
+        # The proxy worker in milter mode (test_milter.py), in front of the normal worker.
+        self.milter_port = free_port()
         log = owned_dir(self.root / "log", "_rspamd")
         self.logs.append(log / "rspamd.log")
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def milter_address(self) -> str:
+        return f"127.0.0.1:{self.milter_port}"
 
     def start(self):
         r = self.root
@@ -240,7 +246,7 @@ class Rspamd(Daemon):
         files = {
             local / "worker-normal.inc": f'bind_socket = "127.0.0.1:{self.port}";\ncount = 1;\n',
             local / "worker-controller.inc": f'bind_socket = "127.0.0.1:{free_port()}";\n',
-            local / "worker-proxy.inc": (f'bind_socket = "127.0.0.1:{free_port()}";\nmilter = yes;\n'
+            local / "worker-proxy.inc": (f'bind_socket = "127.0.0.1:{self.milter_port}";\nmilter = yes;\n'
                                          f'upstream "local" {{ default = yes; hosts = '
                                          f'"127.0.0.1:{self.port}"; }}\n'),
             # No resolver, and a short TLD list: with the whole public-suffix list the first
@@ -249,6 +255,10 @@ class Rspamd(Daemon):
                                     f'retransmits = 1; }}\nurl_tld = "{r / "tld.dat"}";\n'),
             r / "tld.dat": "test\ncom\nnet\norg\n",
             local / "fuzzy_check.conf": "enabled = false;\n",
+            # Headers in milter replies for mail from 127.0.0.1 too (only the milter mode
+            # uses them; /checkv2's answer is read for its score and action alone).
+            local / "milter_headers.conf": ("extended_spam_headers = true;\nskip_local = false;\n"
+                                            "skip_authenticated = false;\n"),
             # Inline map entries starting with "/" are taken for file names: the regexps
             # live in files.
             local / "multimap.conf": "".join(

@@ -39,10 +39,7 @@ enum MessageAcceptance {
             Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "loop")]).increment()
             return refusal(.tooManyHops)
         }
-        if sign {
-            // The signatures go below our Received: field, with it in front of the message as sent.
-            received += dkimSignatures(message, services: services, logger: logger)
-        } else if !lmtp, let inbound = services.inbound {
+        if !sign, !lmtp, let inbound = services.inbound {
             switch await authenticate(message, inbound: inbound, transaction: transaction, services: services, origin: &origin,
                                       logger: logger) {
             case .refused(let reply): return [reply]
@@ -72,6 +69,11 @@ enum MessageAcceptance {
             case .answered(let replies): return replies
             case .accepted(let quarantined): junk = junk || quarantined
             }
+        }
+        if sign {
+            // Signed last, over the message as it leaves (after the scanners' and milters' edits);
+            // the signatures go in front of it, below our Received: field.
+            received += dkimSignatures(message, services: services, logger: logger)
         }
         let now = Date()
         var accounts: [Account] = []

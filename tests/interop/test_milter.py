@@ -439,3 +439,19 @@ def test_discard_and_refused_recipients(swallow_factory, scripted_milter):
     wait_stored(srv, ALICE, "milter-lmtp")
     assert_not_stored(srv, BOB, "milter-lmtp")
     assert lmtp_milter.macros[-1].get("{daemon_name}") == "lmtp"
+
+
+from test_dkim import signer  # noqa: E402,F401 - the fixture, for the test below
+
+
+def test_own_dkim_signature_covers_milter_edits(signer, scripted_milter):
+    """Swallow signs mail from its own domains after the milters: a milter that replaces the
+    body and adds a field leaves a signature that still verifies."""
+    from conftest import BOB_PASSWORD
+    from test_dkim import KeyTable, assert_verifies, imap_fetch, message, send_smtp
+    milter = scripted_milter(at_end=[(b"b", b"The body as the milter left it.\r\n"), (b"h", b"X-Milter\0edited\0"), (b"a", b"")])
+    srv, keys = signer(("rsa",), extra_toml=milters({"address": milter.address}))
+    send_smtp(srv, [BOB], message("dkim-after-milter"))
+    raw = imap_fetch(srv, BOB, BOB_PASSWORD, "dkim-after-milter")
+    assert b"The body as the milter left it." in raw and b"X-Milter: edited" in raw, raw
+    assert_verifies(raw, KeyTable(keys["rsa"]))

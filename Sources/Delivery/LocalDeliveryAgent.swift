@@ -23,6 +23,8 @@ public struct LocalDeliveryAgent: Sendable {
         /// The account's Sieve script rejected the message and the caller may refuse it at the
         /// protocol level (RFC 5429 §2.1 ereject/reject): `550 5.7.1` with this reason.
         case rejected(String)
+        /// Written to the account's mbox file or Maildir (`[delivery]`), at this path.
+        case written(String)
     }
 
     let committer: GroupCommitter
@@ -32,12 +34,16 @@ public struct LocalDeliveryAgent: Sendable {
     let sieve: SieveFiltering?
     /// The "mailbox nearly full" message (nil: none).
     let quotaWarning: QuotaWarning?
+    /// mbox and Maildir targets (nil: every account's mail goes into the store).
+    let spool: MailSpool?
 
-    public init(committer: GroupCommitter, trace: MessageTrace? = nil, sieve: SieveFiltering? = nil, quotaWarning: QuotaWarning? = nil) {
+    public init(committer: GroupCommitter, trace: MessageTrace? = nil, sieve: SieveFiltering? = nil, quotaWarning: QuotaWarning? = nil,
+                spool: MailSpool? = nil) {
         self.committer = committer
         self.trace = trace
         self.sieve = sieve
         self.quotaWarning = quotaWarning
+        self.spool = spool
     }
 
     /// Delivers `message` (CRLF text) to each account once, each copy starting with its own
@@ -60,12 +66,19 @@ public struct LocalDeliveryAgent: Sendable {
         var deliveries: [Delivery] = []
         var owners: [Int] = []
         var plans: [SieveFiltering.Plan?] = []
+        // Copies for accounts whose mail goes to files: (account index, folder; nil is INBOX).
+        var spooled: [(Int, String?)] = []
         for (index, account) in unique.enumerated() {
             let prefix = Self.traceHeaders(sender: sender, recipient: account.address) + trace
+            let toFiles = spool.map { $0.target(for: account) != .store } ?? false
             let plan = await sieve?.plan(for: account, message: prefix + message, sender: sender,
-                                         recipient: recipients[account.id] ?? account.address, logger: logger)
+                                         recipient: recipients[account.id] ?? account.address, foldersOnDemand: toFiles, logger: logger)
             plans.append(plan)
             let copies = plan?.copies ?? [(nil, .none, false)]
+            if toFiles {
+                spooled += copies.map { (index, $0.mailbox ?? (junk ? "Junk" : nil)) }
+                continue
+            }
             for copy in copies {
                 let kept = copy.mailbox == nil
                 deliveries.append(Delivery(user: account.id, mailbox: copy.mailbox ?? "INBOX", specialUse: kept && junk ? .junk : nil,
@@ -101,6 +114,28 @@ public struct LocalDeliveryAgent: Sendable {
                                                  text: "local delivery to \(account.address) failed: \(e)", data: ["reply": "\(e)"]))
                     }
                     if case .failed = outcome {} else { outcome = .failed(e) }
+                }
+            }
+            if let spool {
+                for (owner, folder) in spooled where owner == index {
+                    let copy = Self.traceHeaders(sender: sender, recipient: account.address) + trace + message
+                    do {
+                        let path = try await spool.deliver(copy, sender: sender, account: account, folder: folder)
+                        logger.info("delivered", metadata: ["to": "\(account.address)", "file": "\(path)"])
+                        Counter(label: "swallow_messages_delivered_total", dimensions: [("where", "local")]).increment()
+                        if let queueID {
+                            events.append(TraceEvent(queueID: queueID, kind: .delivered, recipient: account.address,
+                                                     text: "delivered to \(account.address) in \(path)", data: ["file": path]))
+                        }
+                        if outcome == nil { outcome = .written(path) }
+                    } catch {
+                        logger.warning("local delivery failed", metadata: ["to": "\(account.address)", "error": "\(error)"])
+                        if let queueID {
+                            events.append(TraceEvent(queueID: queueID, kind: .deferred, recipient: account.address,
+                                                     text: "local delivery to \(account.address) failed: \(error)", data: ["reply": "\(error)"]))
+                        }
+                        outcome = .failed(.temporary(error.description))
+                    }
                 }
             }
             if let plan = plans[index], let sieve {

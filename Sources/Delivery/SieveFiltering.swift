@@ -45,8 +45,10 @@ public struct SieveFiltering: Sendable {
     }
 
     /// The plan for `account`, nil when it has no active script (or it cannot be read: the
-    /// message is then kept, as when a script fails).
-    func plan(for account: Account, message: [UInt8], sender: String, recipient: String, logger: Logger) async -> Plan? {
+    /// message is then kept, as when a script fails). `foldersOnDemand`: the account's mail goes
+    /// to files (`MailSpool`), where a folder is made by its first message, so every one exists.
+    func plan(for account: Account, message: [UInt8], sender: String, recipient: String, foldersOnDemand: Bool = false,
+              logger: Logger) async -> Plan? {
         var user: (name: String, script: SieveScript)?
         do {
             if let active = try await scripts.activeSieveScript(account.id) {
@@ -58,13 +60,13 @@ public struct SieveFiltering: Sendable {
         guard before != nil || user != nil else { return nil }
         var mailboxes: Set<String> = []
         let required = (before?.required ?? []).union(user?.script.required ?? [])
-        if required.contains("fileinto") || required.contains("mailbox") {
+        if !foldersOnDemand, required.contains("fileinto") || required.contains("mailbox") {
             mailboxes = Set(((try? await store.listMailboxes(account.id)) ?? []).map { MailboxName.normalize($0.name) })
         }
         let known = mailboxes
         let context = SieveContext(
             message: message, envelopeFrom: sender, envelopeTo: recipient, userAddresses: [account.address],
-            localOffset: TimeZone.current.secondsFromGMT(), mailboxExists: { known.contains(MailboxName.normalize($0)) })
+            localOffset: TimeZone.current.secondsFromGMT(), mailboxExists: { foldersOnDemand || known.contains(MailboxName.normalize($0)) })
         func run(_ script: SieveScript, _ name: String) -> SieveOutcome {
             let outcome = script.run(context)
             if let error = outcome.error {

@@ -92,6 +92,9 @@ public struct IMAPServices: Sendable {
     public var quotaAdministration: (any DirectoryAdministration)?
     /// Logins (lowercased) that may use SETQUOTA, and name other users' quota roots.
     public var quotaAdmins: Set<String> = []
+    /// Moves mail waiting in an account's mbox file or Maildir into its INBOX (`MailSpool`):
+    /// at login, NOOP and IDLE (nil: no account has one).
+    public var collectSpool: (@Sendable (Account, Logger) async -> Void)?
 
     public init(authenticator: Authenticator, store: any MailStore, recent: RecentTracker, tlsAvailable: Bool, logger: Logger) {
         self.authenticator = authenticator; self.store = store; self.recent = recent

@@ -134,6 +134,7 @@ extension IMAPSession {
         state = .authenticated
         logger[metadataKey: "user"] = "\(account.address)"
         logger.info("authenticated", metadata: ["mechanism": "\(mechanism)", "tls": "\(tlsActive)"])
+        await services.collectSpool?(account, logger)
         startWatching(account.id)
         return .ok(code: .capability(capabilities), text: "Logged in")
     }

@@ -436,6 +436,7 @@ extension IMAPSession {
     // MARK: IDLE (RFC 2177, RFC 9051 §6.3.13)
 
     func startIdle(tag: String) async throws -> Completion {
+        if let account { await services.collectSpool?(account, logger) }
         idleTag = tag
         await send(.continuation("idling"))
         dirty = true

@@ -273,6 +273,7 @@ actor IMAPSession {
             await send(.capability(capabilities))
             return .ok(code: nil, text: "Capability completed.")
         case .noop:
+            if let account { await services.collectSpool?(account, logger) }
             dirty = true
             return .ok(code: nil, text: "NOOP completed.")
         case .check:

@@ -141,8 +141,11 @@ final class POP3Driver: SASLLineDriver {
             connection.logger[metadataKey: "user"] = "\(account.address)"
             connection.logger.info("authenticated")
             let store = services.store
+            let collect = services.collectSpool
+            let logger = connection.logger
             connection.run({ () -> Result<POP3Session.Maildrop, StoreError> in
-                await capture { () async throws(StoreError) in try await Self.openMaildrop(store: store, account: account) }
+                await collect?(account, logger)
+                return await capture { () async throws(StoreError) in try await Self.openMaildrop(store: store, account: account) }
             }, then: { driver, connection, result in
                 switch result {
                 case .success(let drop): connection.logger.info("maildrop opened", metadata: ["messages": "\(drop.messages.count)"])

@@ -59,6 +59,9 @@ public struct POP3Services: Sendable {
     public var authenticator: Authenticator
     public var store: any MailStore
     public var logger: Logger
+    /// Moves mail waiting in an account's mbox file or Maildir into its INBOX before the
+    /// maildrop is opened (`MailSpool`; nil: no account has one).
+    public var collectSpool: (@Sendable (Account, Logger) async -> Void)?
 
     public init(authenticator: Authenticator, store: any MailStore, logger: Logger) {
         self.authenticator = authenticator

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Delivery
 import Filters
 import MailAuth
 
@@ -59,6 +60,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var scramIterations = SCRAMCredentials.defaultIterations
         /// Failed logins on one connection before it is closed.
         public var maxFailuresPerConnection = 3
+        /// Accounts from `/etc/passwd` and `/etc/shadow` too (`SystemUserDirectory`).
+        public var systemUsers = false
+        /// The lowest uid of such an account (root and daemons never are).
+        public var systemUsersMinimumUID = 1000
     }
 
     /// Every bound a listener enforces (DESIGN.md §4 "Bounded everything"), with today's
@@ -167,6 +172,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// `[sieve] before`: a Sieve script (path, relative to `data_dir`) run before each user's.
     public var sieveBefore: String?
     public var quota = Quota()
+    /// `[delivery]`: the store, or mbox / Maildir files of system users.
+    public var delivery = SpoolConfiguration()
 
     /// `[quota]`: what a full mailbox means to senders, and the warning before it fills.
     public struct Quota: Sendable, Equatable {

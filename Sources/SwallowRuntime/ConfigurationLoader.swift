@@ -1,5 +1,6 @@
 import Logging
 import Foundation
+import Delivery
 import Filters
 import MailAuth
 import POP3Protocol
@@ -31,7 +32,7 @@ extension SwallowConfiguration {
         var reader = TableReader(file: path)
         var config = SwallowConfiguration()
         config.sourcePath = path
-        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters", "sieve", "quota"])
+        try reader.check(table, section: nil, allowed: ["server", "listen", "tls", "auth", "relay", "dns", "transport", "queue", "store", "limits", "log", "trace", "authentication", "filters", "sieve", "quota", "delivery"])
 
         if let server = try reader.section(table, "server", allowed: ["hostname", "data_dir", "user"]) {
             if let v = try reader.string(server, "server", "hostname") {
@@ -74,7 +75,10 @@ extension SwallowConfiguration {
             }
         }
         if let auth = try reader.section(table, "auth", allowed: ["allow_plaintext_without_tls", "tls_auth_only",
-                                                                   "scram_iterations", "max_failures_per_connection"]) {
+                                                                   "scram_iterations", "max_failures_per_connection",
+                                                                   "system_users", "system_users_min_uid"]) {
+            if let v = try reader.bool(auth, "auth", "system_users") { config.auth.systemUsers = v }
+            if let v = try reader.positiveInt(auth, "auth", "system_users_min_uid") { config.auth.systemUsersMinimumUID = v }
             if let v = try reader.bool(auth, "auth", "allow_plaintext_without_tls") { config.auth.allowPlaintextWithoutTLS = v }
             if let v = try reader.bool(auth, "auth", "tls_auth_only") { config.auth.tlsAuthOnly = v }
             if let v = try reader.positiveInt(auth, "auth", "scram_iterations") {
@@ -208,6 +212,30 @@ extension SwallowConfiguration {
         }
         if let filters = try reader.section(table, "filters", allowed: ["clamav", "spam", "milter"]) {
             config.filters = try Self.filters(filters, &reader)
+        }
+        if let delivery = try reader.section(table, "delivery", allowed: ["target", "mbox_path", "mbox_folders", "maildir_path", "domains", "users"]) {
+            func target(_ table: TOMLTable, _ name: String, _ key: String) throws(ConfigurationError) -> SpoolConfiguration.Target? {
+                guard let value = table[name] else { return nil }
+                guard let s = value.string, let t = SpoolConfiguration.Target(rawValue: s) else {
+                    throw reader.error(key, "must be \"store\", \"mbox\" or \"maildir\"")
+                }
+                return t
+            }
+            if let t = try target(delivery, "target", "delivery.target") { config.delivery.target = t }
+            for (key, path) in [("mbox_path", \SpoolConfiguration.mboxPath), ("mbox_folders", \.mboxFolders), ("maildir_path", \.maildirPath)] {
+                guard let v = try reader.string(delivery, "delivery", key) else { continue }
+                // Absolute once %h is expanded; %u and %h are the only variables.
+                guard v.hasPrefix("/") || v.hasPrefix("%h/"), !v.split(separator: "/").contains("..") else {
+                    throw reader.error("delivery.\(key)", "must be an absolute path or start with %h/, without \"..\"")
+                }
+                config.delivery[keyPath: path] = v
+            }
+            for (section, keyPath) in [("domains", \SpoolConfiguration.domains), ("users", \.users)] {
+                guard let table = try reader.section(delivery, section, allowed: nil) else { continue }
+                for key in table.keys {
+                    config.delivery[keyPath: keyPath][key.lowercased()] = try target(table, key, "delivery.\(section).\(key)")
+                }
+            }
         }
         if let quota = try reader.section(table, "quota", allowed: ["full_tempfail", "warning_percent", "admins"]) {
             if let v = try reader.bool(quota, "quota", "full_tempfail") { config.quota.fullTempfail = v }

@@ -81,6 +81,7 @@ public enum DataDirectory {
             imaps       = \(list(ports.imaps))
             pop3        = \(list(ports.pop3))
             pop3s       = \(list(ports.pop3s))
+            managesieve = \(list(ports.managesieve))
             admin       = \(list(ports.admin, host: "127.0.0.1"))
 
             [tls]
@@ -125,13 +126,13 @@ public enum DataDirectory {
 /// same ports plus 10000 otherwise (DESIGN.md §3).
 public struct ListenerPorts: Sendable, Equatable {
     public var smtp = 25, submission = 587, submissions = 465, lmtp = 24, imap = 143, imaps = 993
-    public var pop3 = 110, pop3s = 995, admin = 8080
+    public var pop3 = 110, pop3s = 995, managesieve = 4190, admin = 8080
 
     public static let standard = ListenerPorts()
     public static var unprivileged: ListenerPorts {
         var p = ListenerPorts()
         p.smtp += 10000; p.submission += 10000; p.submissions += 10000; p.lmtp += 10000; p.imap += 10000
-        p.imaps += 10000; p.pop3 += 10000; p.pop3s += 10000; p.admin += 10000
+        p.imaps += 10000; p.pop3 += 10000; p.pop3s += 10000; p.managesieve += 10000; p.admin += 10000
         return p
     }
 

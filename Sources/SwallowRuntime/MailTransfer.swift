@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import MailAuth
 import MailCore
@@ -74,23 +75,9 @@ public struct MailTransfer: Sendable {
         }
         return messages.map { m in
             let date = m.date ?? Date()
-            return NewMessage(bytes: LineEndings.toCRLF(m.bytes), flags: Self.mboxFlags(m.bytes),
+            return NewMessage(bytes: LineEndings.toCRLF(m.bytes), flags: MailSpool.mboxFlags(m.bytes),
                               internalDate: InternalDate(seconds: Int64(date.timeIntervalSince1970)))
         }
-    }
-
-    /// Flags that mutt, Dovecot and Thunderbird keep in the `Status:` and `X-Status:` headers.
-    static func mboxFlags(_ bytes: [UInt8]) -> MessageFlags {
-        let (header, _) = MessageHeader.parse(bytes)
-        var flags: SystemFlags = []
-        if let status = header.first("Status")?.value, status.contains("R") { flags.insert(.seen) }
-        if let xStatus = header.first("X-Status")?.value {
-            if xStatus.contains("A") { flags.insert(.answered) }
-            if xStatus.contains("F") { flags.insert(.flagged) }
-            if xStatus.contains("T") { flags.insert(.draft) }
-            if xStatus.contains("D") { flags.insert(.deleted) }
-        }
-        return MessageFlags(system: flags)
     }
 
     /// A Maildir (cur/ and new/) into one mailbox, or with no `mailbox` given, a whole Maildir++

@@ -46,6 +46,15 @@ public struct Runtime: Sendable {
                                      message: "cannot load '\(config.certificatePath)' / '\(config.privateKeyPath)': \(error)")
         }
         let smarthostTrust = try smarthostTrustRoots()
+        if config.delivery.usesFiles && !config.server.user.isEmpty {
+            throw ConfigurationError(file: config.sourcePath, key: "delivery.target",
+                                     message: "mbox and Maildir targets write files owned by each user, which needs root: leave server.user empty")
+        }
+        var systemUsers = SystemUserTable.Configuration()
+        systemUsers.minimumUID = UInt32(clamping: config.auth.systemUsersMinimumUID)
+        let directory: any DirectoryAdministration = config.auth.systemUsers
+            ? SystemUserDirectory(base: backend.directory, table: SystemUserTable(systemUsers), hostname: config.server.hostname)
+            : backend.directory
         let queue: OutboundQueue
         do {
             queue = try OutboundQueue(path: config.dataFile("queue.sqlite"))
@@ -68,7 +77,7 @@ public struct Runtime: Sendable {
         authConfiguration.sasl = SASLServer.Configuration(unknownUserIterations: config.auth.scramIterations)
         // One authenticator (and so one throttle and one hashing pool) for every protocol: guessing
         // over IMAP slows POP3 and SMTP AUTH from the same address too.
-        let authenticator = Authenticator(directory: backend.directory, configuration: authConfiguration)
+        let authenticator = Authenticator(directory: directory, configuration: authConfiguration)
         // One limiter for every listener: the total and per-client caps are the process's.
         let limiter = ConnectionLimiter(limitPerClient: limits.maxConnectionsPerClient, limitTotal: limits.maxConnections)
         let grace = Duration.seconds(limits.shutdownGrace)
@@ -82,8 +91,10 @@ public struct Runtime: Sendable {
         let sieve = SieveFiltering(scripts: backend.scripts, store: backend.store, queue: queue, hostname: config.server.hostname,
                                    before: try config.sieveBefore.map { try Self.globalSieveScript(config.dataFile($0), config: config) })
         let quotaWarning = QuotaWarning(store: backend.store, percent: config.quota.warningPercent, hostname: config.server.hostname)
+        let spool = config.delivery.usesFiles
+            ? MailSpool(configuration: config.delivery, users: SystemUserTable(systemUsers), hostname: config.server.hostname) : nil
         let localDelivery = LocalDeliveryAgent(committer: GroupCommitter(store: backend.store), trace: trace, sieve: sieve,
-                                               quotaWarning: quotaWarning)
+                                               quotaWarning: quotaWarning, spool: spool)
         var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
         services.inbound = inboundAuthentication()
@@ -125,7 +136,13 @@ public struct Runtime: Sendable {
         }
         var imapServices = IMAPServices(authenticator: authenticator, store: backend.store, recent: RecentTracker(),
                                         tlsAvailable: true, logger: logger)
-        imapServices.quotaAdministration = backend.directory
+        imapServices.quotaAdministration = directory
+        let store = backend.store
+        var collect: (@Sendable (Account, Logger) async -> Void)?
+        if let spool {
+            collect = { @Sendable account, logger in await spool.collect(account, into: store, logger: logger) }
+        }
+        imapServices.collectSpool = collect
         imapServices.quotaAdmins = Set(config.quota.admins)
         for (name, addresses, implicitTLS) in [("imap", config.listen.imap, false), ("imaps", config.listen.imaps, true)]
         where !addresses.isEmpty {
@@ -146,7 +163,8 @@ public struct Runtime: Sendable {
             served.insert(name)
         }
         // POP3 (RFC 1939): STLS on listen.pop3, implicit TLS on listen.pop3s.
-        let pop3Services = POP3Services(authenticator: authenticator, store: backend.store, logger: logger)
+        var pop3Services = POP3Services(authenticator: authenticator, store: backend.store, logger: logger)
+        pop3Services.collectSpool = collect
         for (name, addresses, implicitTLS) in [("pop3", config.listen.pop3, false), ("pop3s", config.listen.pop3s, true)]
         where !addresses.isEmpty {
             var pop3 = POP3ServerConfiguration(hostname: config.server.hostname, implicitTLS: implicitTLS)
@@ -303,7 +321,7 @@ extension Runtime {
         }
         return QueueRunner(configuration: queueConfiguration, queue: queue, routing: routing,
                            resolver: DNSMailHosts(resolver: DNSResolver(configuration: dns, logger: logger)),
-                           client: client, smarthostClient: smarthost, directory: backend.directory,
+                           client: client, smarthostClient: smarthost, directory: services.directory,
                            localDelivery: services.localDelivery, logger: logger, trace: trace)
     }
 }

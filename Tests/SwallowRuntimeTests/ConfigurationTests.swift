@@ -175,6 +175,7 @@ struct ConfigurationTests {
         let ports = ListenerPorts.forThisProcess()
         #expect(config.listen.smtp == [HostPort(host: "0.0.0.0", port: ports.smtp)])
         #expect(config.listen.lmtp == [HostPort(host: "127.0.0.1", port: ports.lmtp)])
+        #expect(config.listen.managesieve == [HostPort(host: "0.0.0.0", port: ports.managesieve)])
         let reloaded = try SwallowConfiguration.load(path: dir + "/swallow.toml")
         #expect(reloaded == config)
         let backend = try Backend.open(reloaded)

@@ -41,7 +41,7 @@ ALIAS = "sales@example.test"          # -> alice
 TEAM = "team@example.test"            # -> alice, bob
 
 PROTOCOL_LISTENERS = ("smtp", "submission", "submissions", "lmtp")
-DISABLED_LISTENERS = ("imap", "imaps", "pop3", "pop3s", "admin")
+DISABLED_LISTENERS = ("imap", "imaps", "pop3", "pop3s", "managesieve", "admin")
 
 # The three trace headers Swallow puts on top of every stored message.
 ADDED_HEADERS = ("return-path", "delivered-to", "received")

@@ -52,7 +52,7 @@ final class DemoInstance: @unchecked Sendable {
             let key = line.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) ?? ""
             if let port = ports[key] {
                 lines.append("\(key) = [\"127.0.0.1:\(port)\"]")
-            } else if ["smtp", "submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "admin"].contains(key) {
+            } else if ["smtp", "submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "managesieve", "admin"].contains(key) {
                 lines.append("\(key) = []")
             } else if key == "allow_plaintext_without_tls" {
                 // Loopback only: the demo reads mail without TLS so the transcript stays readable.

@@ -8,6 +8,9 @@ public struct InboundVerdict: Sendable {
     public let spf: SPFOutcome
     public let dkim: [DKIMVerification]
     public let dmarc: DMARCOutcome
+    /// What this receiver does about a DMARC failure (RFC 7489 §7.2.1.1 "disposition"): the
+    /// policy's disposition as far as `InboundAuthentication.enforcement` allows.
+    public let applied: DMARCOutcome.Policy
     /// `Authentication-Results: ...` with its CRLF.
     public let header: [UInt8]
 }
@@ -18,6 +21,9 @@ public struct InboundAuthentication: Sendable {
     let spf: SPFVerifier
     let dkim: DKIMVerifier
     let dmarc: DMARCVerifier
+    /// Which DMARC dispositions this receiver carries out; a `p=reject` it does not refuse is
+    /// quarantined when quarantining is on.
+    public var enforcement = (reject: true, quarantine: true)
 
     public init(resolver: any AuthenticationResolver, suffixes: PublicSuffixList, authservID: String) {
         self.authservID = authservID.lowercased()
@@ -42,9 +48,14 @@ public struct InboundAuthentication: Sendable {
             // RFC 7489 §6.6.1: without exactly one From domain DMARC cannot apply.
             dmarcOutcome = DMARCOutcome(result: .permerror, fromDomain: "", policy: .none, disposition: .none)
         }
+        let applied: DMARCOutcome.Policy = switch dmarcOutcome.disposition {
+        case .reject where enforcement.reject: .reject
+        case .reject, .quarantine: enforcement.quarantine ? .quarantine : .none
+        case .none: .none
+        }
         let header = Self.header(authservID: authservID, spf: spfResult, mailFrom: mailFrom, helo: helo, dkim: dkimResults,
-                                 dmarc: dmarcOutcome)
-        return InboundVerdict(spf: spfResult, dkim: dkimResults, dmarc: dmarcOutcome, header: header)
+                                 dmarc: dmarcOutcome, applied: applied)
+        return InboundVerdict(spf: spfResult, dkim: dkimResults, dmarc: dmarcOutcome, applied: applied, header: header)
     }
 
     /// The domain of the one From: mailbox; nil with none, several fields, or several mailboxes.
@@ -58,7 +69,7 @@ public struct InboundAuthentication: Sendable {
 
     /// RFC 8601 §2.2; each result a `method=result (reason) property=value` clause, one per line.
     static func header(authservID: String, spf: SPFOutcome, mailFrom: String, helo: String, dkim: [DKIMVerification],
-                       dmarc: DMARCOutcome) -> [UInt8] {
+                       dmarc: DMARCOutcome, applied: DMARCOutcome.Policy) -> [UInt8] {
         var clauses: [String] = []
         let spfProperty = mailFrom.isEmpty ? "smtp.helo=\(value(helo))" : "smtp.mailfrom=\(value(mailFrom))"
         clauses.append("spf=\(spf.result.rawValue)\(comment(spf.result == .pass ? nil : spf.explanation)) \(spfProperty)")
@@ -74,9 +85,10 @@ public struct InboundAuthentication: Sendable {
             clauses.append(clause)
         }
         var dmarcClause = "dmarc=\(dmarc.result.rawValue)"
-        // dis= is what was done (RFC 7489 §7.2.1.1): a stored message was neither refused nor
-        // quarantined, whatever the policy asked (refused mail is not stored at all).
-        if dmarc.result == .pass || dmarc.result == .fail { dmarcClause += " (p=\(dmarc.policy.rawValue) dis=none)" }
+        // dis= is what was done (RFC 7489 §7.2.1.1): a stored message was quarantined (into Junk)
+        // or nothing was done; refused mail is not stored at all.
+        let done = applied == .quarantine ? "quarantine" : "none"
+        if dmarc.result == .pass || dmarc.result == .fail { dmarcClause += " (p=\(dmarc.policy.rawValue) dis=\(done))" }
         if !dmarc.fromDomain.isEmpty { dmarcClause += " header.from=\(value(dmarc.fromDomain))" }
         clauses.append(dmarcClause)
         return Array(("Authentication-Results: \(authservID);\r\n\t" + clauses.joined(separator: ";\r\n\t") + "\r\n").utf8)

@@ -8,8 +8,9 @@ import SMTPProtocol
 /// elsewhere (SPF, DKIM, DMARC) and the content scanners.
 extension MessageAcceptance {
     enum Authenticated {
-        /// The Authentication-Results field to add (RFC 8601).
-        case checked(header: [UInt8])
+        /// The Authentication-Results field to add (RFC 8601); `quarantine`: DMARC asks for it
+        /// (RFC 7489 §6.3 p=quarantine), so the message goes to the recipients' Junk.
+        case checked(header: [UInt8], quarantine: Bool)
         case refused(SMTPReply)
     }
 
@@ -24,13 +25,15 @@ extension MessageAcceptance {
         let summary = "spf=\(verdict.spf.result.rawValue) dkim=\(dkim) dmarc=\(verdict.dmarc.result.rawValue)"
         origin["authentication"] = summary
         Counter(label: "swallow_dmarc_results_total", dimensions: [("result", verdict.dmarc.result.rawValue)]).increment()
-        if verdict.dmarc.disposition == .reject, services.dmarcReject {
+        if verdict.applied == .reject {
             logger.notice("refused: DMARC", metadata: ["from_domain": "\(verdict.dmarc.fromDomain)", "results": "\(summary)"])
             Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "dmarc")]).increment()
             return .refused(.dmarcRejected(verdict.dmarc.fromDomain))
         }
-        logger.info("authentication", metadata: ["results": "\(summary)"])
-        return .checked(header: verdict.header)
+        // p=quarantine, or p=reject where refusing is turned off: delivered, into Junk.
+        let quarantine = verdict.applied == .quarantine
+        logger.info("authentication", metadata: ["results": "\(summary)", "dmarc_quarantine": "\(quarantine)"])
+        return .checked(header: verdict.header, quarantine: quarantine)
     }
 
     enum Scanned {

@@ -39,23 +39,24 @@ enum MessageAcceptance {
             Counter(label: "swallow_messages_refused_total", dimensions: [("reason", "loop")]).increment()
             return refusal(.tooManyHops)
         }
+        var junk = false
         if !sign, !lmtp, let inbound = services.inbound {
             switch await authenticate(message, inbound: inbound, transaction: transaction, services: services, origin: &origin,
                                       logger: logger) {
             case .refused(let reply): return [reply]
-            case .checked(let header):
+            case .checked(let header, let quarantine):
                 message = inbound.removingForgedResults(message)
                 received += header
+                junk = quarantine
             }
         }
-        var junk = false
         if let filters = services.filters {
             switch await scan(received + message, filters: filters, transaction: transaction, services: services, origin: origin,
                               trusted: sign, logger: logger) {
             case .refused(let reply): return refusal(reply)
             case .accepted(let headers, let toJunk, let subject):
                 received += headers
-                junk = toJunk
+                junk = junk || toJunk
                 if let subject { message = ContentFilters.rewritingSubject(message, to: subject) }
             }
         }

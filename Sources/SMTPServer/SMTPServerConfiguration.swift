@@ -79,8 +79,6 @@ public struct SMTPServices: Sendable {
     public var dkim: DKIMKeyring?
     /// SPF, DKIM and DMARC checks of mail from elsewhere (nil: not checked).
     public var inbound: InboundAuthentication?
-    /// Refuse mail that fails DMARC when its From: domain asks for `p=reject`.
-    public var dmarcReject = true
     /// Virus and spam scanners asked before a message is accepted (nil: none).
     public var filters: ContentFilters?
     /// This server's name, for the scanners (rspamd's `MTA-Name`).

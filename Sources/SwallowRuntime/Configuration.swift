@@ -195,6 +195,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var verify = true
         /// Refuse (550 5.7.1) mail that fails DMARC when its From: domain publishes `p=reject`.
         public var dmarcReject = true
+        /// Deliver into the recipients' Junk mail that fails DMARC when its domain publishes
+        /// `p=quarantine` (and `p=reject` when `dmarcReject` is off).
+        public var dmarcQuarantine = true
         /// The Public Suffix List, for DMARC's organizational domains (Debian's `publicsuffix`).
         public var publicSuffixList = "/usr/share/publicsuffix/public_suffix_list.dat"
     }

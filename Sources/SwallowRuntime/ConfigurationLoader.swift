@@ -205,7 +205,8 @@ extension SwallowConfiguration {
                 config.log.format = format
             }
         }
-        if let section = try reader.section(table, "authentication", allowed: ["verify", "dmarc_reject", "public_suffix_list"]) {
+        if let section = try reader.section(table, "authentication", allowed: ["verify", "dmarc_reject", "dmarc_quarantine", "public_suffix_list"]) {
+            if let v = try reader.bool(section, "authentication", "dmarc_quarantine") { config.authentication.dmarcQuarantine = v }
             if let v = try reader.bool(section, "authentication", "verify") { config.authentication.verify = v }
             if let v = try reader.bool(section, "authentication", "dmarc_reject") { config.authentication.dmarcReject = v }
             if let v = try reader.string(section, "authentication", "public_suffix_list") { config.authentication.publicSuffixList = v }

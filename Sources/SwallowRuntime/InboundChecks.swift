@@ -19,7 +19,9 @@ extension Runtime {
             suffixes = PublicSuffixList(text: "")
         }
         let resolver = DNSAuthenticationResolver(resolver: DNSResolver(configuration: config.resolverConfiguration, logger: logger))
-        return InboundAuthentication(resolver: resolver, suffixes: suffixes, authservID: config.server.hostname)
+        var inbound = InboundAuthentication(resolver: resolver, suffixes: suffixes, authservID: config.server.hostname)
+        inbound.enforcement = (config.authentication.dmarcReject, config.authentication.dmarcQuarantine)
+        return inbound
     }
 }
 

@@ -98,7 +98,6 @@ public struct Runtime: Sendable {
         var services = SMTPServices(authenticator: authenticator, store: backend.store, localDelivery: localDelivery,
                                     queue: queue, logger: logger, trace: trace, dkim: DKIMKeyring(directory: config.dkimDirectory))
         services.inbound = inboundAuthentication()
-        services.dmarcReject = config.authentication.dmarcReject
         services.filters = config.filters.isEmpty ? nil : ContentFilters(config.filters)
         services.hostname = config.server.hostname
         services.quotaFullTempfail = config.quota.fullTempfail

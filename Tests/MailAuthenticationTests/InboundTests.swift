@@ -104,8 +104,15 @@ struct InboundTests {
         let spf = SPFOutcome(result: .pass, domain: "sender.test", explanation: nil)
         let header = String(decoding: InboundAuthentication.header(
             authservID: "mx.example.test", spf: spf, mailFrom: "ann@sender.test", helo: "client.sender.test",
-            dkim: [], dmarc: DMARCOutcome(result: .pass, fromDomain: "sender.test", policy: .reject, disposition: .none)), as: UTF8.self)
+            dkim: [], dmarc: DMARCOutcome(result: .pass, fromDomain: "sender.test", policy: .reject, disposition: .none),
+            applied: .none), as: UTF8.self)
         #expect(header == "Authentication-Results: mx.example.test;\r\n\tspf=pass smtp.mailfrom=ann@sender.test;\r\n\tdkim=none;\r\n\tdmarc=pass (p=reject dis=none) header.from=sender.test\r\n")
+        // RFC 7489 §7.2.1.1: dis= is what this receiver did, here filing into Junk.
+        let quarantined = String(decoding: InboundAuthentication.header(
+            authservID: "mx.example.test", spf: spf, mailFrom: "ann@sender.test", helo: "client.sender.test",
+            dkim: [], dmarc: DMARCOutcome(result: .fail, fromDomain: "sender.test", policy: .reject, disposition: .reject),
+            applied: .quarantine), as: UTF8.self)
+        #expect(quarantined.contains("dmarc=fail (p=reject dis=quarantine) header.from=sender.test"))
         #expect(InboundAuthentication.value("a b\r\nX-Evil: 1") == "\"a bX-Evil: 1\"")
         let inbound = InboundAuthentication(resolver: FakeResolver(), suffixes: PublicSuffixList(text: ""), authservID: "MX.example.test")
         let forged = Array("Authentication-Results: mx.example.test; spf=pass\r\nAuthentication-Results: other.test; dkim=pass\r\nFrom: a@b.test\r\n\r\nbody\r\n".utf8)

@@ -376,12 +376,12 @@ def deliver(srv, raw: bytes, mail_from: str, helo: str = CLIENT_HELO) -> str:
     return r.queue_id
 
 
-def imap_messages(srv, user: str = ALICE, password: str = ALICE_PASSWORD) -> list[bytes]:
+def imap_messages(srv, user: str = ALICE, password: str = ALICE_PASSWORD, mailbox: str = "INBOX") -> list[bytes]:
     m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30)
     try:
         m.starttls(ssl_context=tls_client_context())
         m.login(user, password)
-        typ, data = m.select("INBOX", readonly=True)
+        typ, data = m.select(mailbox, readonly=True)
         assert typ == "OK", data
         if int(data[0]) == 0:
             return []
@@ -399,13 +399,14 @@ def mid(marker: str) -> bytes:
     return f"<{marker}@interop.test>".encode()
 
 
-def fetch(srv, marker: str, timeout: float = 20.0) -> bytes:
-    """The one message of alice's INBOX whose Message-ID is <marker@interop.test>, over IMAP."""
+def fetch(srv, marker: str, timeout: float = 20.0, mailbox: str = "INBOX") -> bytes:
+    """The one message of alice's INBOX (or `mailbox`) whose Message-ID is <marker@interop.test>,
+    over IMAP."""
     def look():
-        hits = [m for m in imap_messages(srv) if mid(marker) in m]
+        hits = [m for m in imap_messages(srv, mailbox=mailbox) if mid(marker) in m]
         assert len(hits) <= 1, f"{len(hits)} messages with {marker!r}"
         return hits[0] if hits else None
-    return wait_for(look, timeout, f"{marker!r} in alice's INBOX over IMAP", interval=0.2)
+    return wait_for(look, timeout, f"{marker!r} in alice's {mailbox} over IMAP", interval=0.2)
 
 
 # --------------------------------------------------------------------------
@@ -741,26 +742,33 @@ def test_dmarc_reject_refuses_at_data_unless_configured_off(receiver):
     r = send(srv, raw, "bob@failing.test")
     assert r.code == 550, f"DATA answered {r.code} {r.text}"
     assert re.match(r"5\.7\.1 DMARC policy of failing\.test rejects", r.text), r.text
-    # quarantine and none: stored, with dmarc=fail
-    for domain, policy in (("quar.test", "quarantine"), ("nonepol.test", "none")):
+    # quarantine: stored in Junk (dis=quarantine); none: in the inbox, nothing was done
+    for domain, policy, mailbox in (("quar.test", "quarantine", "Junk"), ("nonepol.test", "none", "INBOX")):
         m = f"inbound-dmarc-{policy}"
         sent = make_message(m, f"bob@{domain}")
         deliver(srv, sent, f"bob@{domain}")
-        res = results(fetch(srv, m), sent)
+        res = results(fetch(srv, m, mailbox=mailbox), sent)
         check_spf(res, "fail", mailfrom=f"bob@{domain}")
         unsigned(res)
-        check_dmarc(res, "fail", domain, policy, "none")   # stored in the inbox: nothing was done
+        check_dmarc(res, "fail", domain, policy, "quarantine" if policy == "quarantine" else "none")
     # the refused one was not stored (the canary comes after it)
     assert not [m for m in srv.settle(ALICE) if mid(marker) in m]
     assert not [m for m in imap_messages(srv) if mid(marker) in m]
 
-    # dmarc_reject = false: stored, with the verdict
+    # dmarc_reject = false: quarantined instead, with the verdict
     srv2 = receiver(dmarc_reject=False)
     deliver(srv2, raw, "bob@failing.test")
-    res = results(fetch(srv2, marker), raw)
+    res = results(fetch(srv2, marker, mailbox="Junk"), raw)
     check_spf(res, "fail", mailfrom="bob@failing.test")
     unsigned(res)
-    check_dmarc(res, "fail", "failing.test", "reject", "none")
+    check_dmarc(res, "fail", "failing.test", "reject", "quarantine")
+
+    # both off: every failure delivered to the inbox, nothing done
+    srv3 = receiver(dmarc_reject=False, dmarc_quarantine=False)
+    for m, domain, policy in ((marker, "failing.test", "reject"), ("inbound-dmarc-quarantine", "quar.test", "quarantine")):
+        sent = raw if m == marker else make_message(m, f"bob@{domain}")
+        deliver(srv3, sent, f"bob@{domain}")
+        check_dmarc(results(fetch(srv3, m), sent), "fail", domain, policy, "none")
 
 
 def test_dmarc_subdomain_policy(receiver):
@@ -860,7 +868,8 @@ def test_dkim_fail_permerror_policy(receiver, keys):
 
 
 def test_dmarc_alignment(receiver, keys):
-    srv = receiver(dmarc_reject=False)
+    # Nothing refused or quarantined: every case is read from the inbox.
+    srv = receiver(dmarc_reject=False, dmarc_quarantine=False)
     cases = []
 
     # DKIM passes for another domain, SPF fails: nothing aligned with sender.test

@@ -129,7 +129,9 @@ public struct MailSpool: Sendable {
     static func appendMbox(_ message: [UInt8], sender: String, path: String, user: SystemUser, timeout: TimeInterval) throws(SafeFiles.Failure) {
         let (directory, name) = split(path)
         let owner = owner(user)
-        let dir = try SafeFiles.openDirectory(directory, owner: owner, create: directory != "/var/mail" && directory != "/var/spool/mail")
+        // Missing directories are made in the user's home (~/mail), never elsewhere (the spool
+        // directory is the system's).
+        let dir = try SafeFiles.openDirectory(directory, owner: owner, create: (directory + "/").hasPrefix(user.home + "/"))
         defer { close(dir) }
         let deadline = Date().addingTimeInterval(timeout)
         let dotted = try SafeFiles.dotLock(dir, name, path: path, deadline: deadline)

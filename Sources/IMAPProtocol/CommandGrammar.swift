@@ -1090,6 +1090,15 @@ struct CommandGrammar {
         case "RFC822": return [.rfc822]
         case "RFC822.HEADER": return [.rfc822Header]
         case "RFC822.SIZE": return [.rfc822Size]
+        case "PREVIEW":
+            // fetch-att   =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]
+            // preview-mod =  "LAZY"                      (RFC 8970 §7)
+            guard peek() == ASCII.space, i + 1 < end, bytes[i + 1] == ASCII.leftParen else { return [.preview(lazy: false)] }
+            try sp()
+            try expect(ASCII.leftParen, "\"(\" of preview modifiers")
+            repeat { try expectKeyword("LAZY") } while consume(ASCII.space)
+            try expect(ASCII.rightParen, "\")\" of preview modifiers")
+            return [.preview(lazy: true)]
         case "RFC822.TEXT": return [.rfc822Text]
         case "BODYSTRUCTURE": return [.bodyStructure]
         case "UID": return [.uid]

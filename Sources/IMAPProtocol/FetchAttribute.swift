@@ -80,6 +80,8 @@ public enum FetchAttribute: Sendable, Hashable {
     case rfc822
     case rfc822Header
     case rfc822Size
+    /// `PREVIEW` / `PREVIEW (LAZY)` (RFC 8970 §3): a short plain-text abstract of the message.
+    case preview(lazy: Bool)
     case rfc822Text
     /// `BODY` without a section: the non-extensible BODYSTRUCTURE.
     case bodyStructureNonExtensible

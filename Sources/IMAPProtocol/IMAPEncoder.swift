@@ -252,6 +252,9 @@ public struct IMAPEncoder: Sendable {
         case .rfc822Size(let n):
             out.append(contentsOf: "RFC822.SIZE ".utf8)
             Self.appendNumber(n, to: &out)
+        case .preview(let text):
+            out.append(contentsOf: "PREVIEW ".utf8)
+            appendNString(text.map { Array($0.utf8) }, to: &out)
         case .modSeq(let n):
             out.append(contentsOf: "MODSEQ (".utf8)
             Self.appendNumber(n, to: &out)

@@ -220,6 +220,9 @@ public enum FetchResponseItem: Sendable, Hashable {
     /// Formatted as `"dd-Mon-yyyy hh:mm:ss +zzzz"`.
     case internalDate(IMAPDateTime)
     case rfc822Size(UInt64)
+    /// `PREVIEW nstring` (RFC 8970 §3): UTF-8 text of at most 256 characters; NIL when none
+    /// can be made now (PREVIEW (LAZY)).
+    case preview(String?)
     case modSeq(UInt64)
     case envelope(Envelope)
     /// `BODY (...)`: the structure without extension data.

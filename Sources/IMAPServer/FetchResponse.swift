@@ -67,6 +67,10 @@ enum FetchResponse {
                                                         zoneMinutes: m.internalDate.zoneMinutes)))
             case .rfc822Size:
                 items.append(.rfc822Size(UInt64(m.size)))
+            case .preview:
+                // LAZY lets a server answer NIL until it has one; computing it costs no more
+                // than the message load the item already needs.
+                items.append(.preview(content.map { MessagePreview.text(of: $0) }))
             case .envelope:
                 items.append(.envelope(EnvelopeBuilder.envelope(content?.header ?? MessageHeader())))
             case .bodyStructure:

@@ -26,6 +26,10 @@ import Testing
         Fixture("a FETCH 1 (RFC822.TEXT ENVELOPE BODYSTRUCTURE BODY MODSEQ)\r\n",
                 fetch(SequenceSet([one(1)]), [.rfc822Text, .envelope, .bodyStructure, .bodyStructureNonExtensible, .modSeq])),
         Fixture("a FETCH 1:3 ALL\r\n", fetch(SequenceSet([range(1, 3)]), FetchAttribute.all)),
+        // RFC 8970 §3.
+        Fixture("a FETCH 1 (UID PREVIEW)\r\n", fetch(SequenceSet([one(1)]), [.uid, .preview(lazy: false)])),
+        Fixture("a FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n", fetch(SequenceSet([one(1)]), [.preview(lazy: true), .flags])),
+        Fixture("a FETCH 1 preview\r\n", fetch(SequenceSet([one(1)]), [.preview(lazy: false)])),
         Fixture("a FETCH 1 fast\r\n", fetch(SequenceSet([one(1)]), FetchAttribute.fast)),
         Fixture("a FETCH 1 FULL\r\n", fetch(SequenceSet([one(1)]), FetchAttribute.full)),
         Fixture("a FETCH 1 (FAST UID)\r\n", fetch(SequenceSet([one(1)]), FetchAttribute.fast + [.uid])),
@@ -59,6 +63,8 @@ import Testing
 
     static let errors: [(String, String)] = [
         ("a FETCH 1 (BOGUS)\r\n", "unknown FETCH item at \"BOGUS)\""),
+        ("a FETCH 1 (PREVIEW (FUZZY))\r\n", "\"LAZY\""),
+        ("a FETCH 1 (PREVIEW ())\r\n", "\"LAZY\""),
         ("a FETCH 1 BODY[MIME]\r\n", "MIME is only valid after a part number"),
         ("a FETCH 1 BODY[1.BOGUS]\r\n", "unknown section text"),
         ("a FETCH 1 BODY[HEADER.FIELDS ()]\r\n", "header field name"),

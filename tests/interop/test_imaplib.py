@@ -281,3 +281,23 @@ def test_sort_and_uid_sort(srv):
     typ, data = m.sort("(SUBJECT)", "KOI8-R", "ALL")
     assert typ == "NO" and b"BADCHARSET" in data[0], data
     m.logout()
+
+
+def test_preview(srv):
+    """PREVIEW (RFC 8970) as imaplib fetches it: the first words of the text, decoded from its
+    charset and transfer encoding, as a literal when it is not ASCII; LAZY gives the same."""
+    m = login(srv)
+    assert b"PREVIEW" in ok(m.capability())[0].split()
+    send(srv, ALICE, UTF8_MESSAGE)
+    plain = (b"From: a@outside.test\r\nTo: alice@example.test\r\nSubject: p\r\n"
+             b"Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+             b"See you=\r\n at noon.\r\n> quoted\r\n")
+    ok(m.append("INBOX", "", None, plain))
+    # The SMTP message was stored before its 250, so it is message 1.
+    assert ok(m.select("INBOX")) == [b"2"]
+    data = ok(m.fetch("1:2", "(UID PREVIEW)"))
+    texts = sorted(part[1].decode() if isinstance(part, tuple) else re.search(rb'PREVIEW "([^"]*)"', part).group(1).decode()
+                   for part in data if part != b")")
+    assert texts == ["Hallöchen – the needle.", "See you at noon."], data
+    assert ok(m.fetch("2", "(PREVIEW (LAZY))"))[0].endswith(b'PREVIEW "See you at noon.")'), data
+    m.logout()

@@ -19,9 +19,15 @@ port, with every retry an hour away (Swallow min_backoff, Postfix minimal/maxima
 --idle-seconds (60) of idleness are measured (Swallow: its process; Postfix: its master's
 process tree), then the healthy relay is run again beside the deferred queue.
 
+--filters: local delivery with content scanning on both sides, against the same clamd and
+rspamd started for the run: Swallow through its own [filters.clamav] and [filters.spam] clients,
+Postfix through clamav-milter and rspamd's milter proxy. Also reported: the scanners' CPU and
+their share of the run's CPU (bench/smtp/filters.py).
+
 Usage: bench/smtp/bench.py [--swallow PATH] [--messages 5000] [--sessions 20] [--sizes 4096,102400]
-                           [--relay [--destinations N]] [--deferred N [--deferred-relay 2000]]
-Runs on 127.0.0.1 only; needs root (Postfix) and Debian's postfix package.
+                           [--relay [--destinations N]] [--deferred N [--deferred-relay 2000]] [--filters]
+Runs on 127.0.0.1 only; needs root (Postfix) and Debian's postfix package (--filters: also
+clamav-daemon, clamav-milter and rspamd).
 """
 import argparse, os, pathlib, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -108,12 +114,15 @@ def run_loads(port, targets, size):
 class Swallow:
     name = "Swallow"
 
-    def __init__(self, binary, workdir, transport=None, queue=None):
-        """transport: domain -> port on 127.0.0.1; queue: [queue] settings."""
+    def __init__(self, binary, workdir, transport=None, queue=None, listen=None, extra_toml=""):
+        """transport: domain -> port on 127.0.0.1; queue: [queue] settings; listen: listener ->
+        port on 127.0.0.1 for listeners otherwise disabled; extra_toml: appended to the config."""
         self.binary, self.dir = binary, workdir / "swallow"
         self.port = free_port()
         self.transport = transport or {}
         self.queue = queue or {}
+        self.listen = listen or {}
+        self.extra_toml = extra_toml
         self._log_offset, self._deferred_ids = 0, set()
 
     def start(self):
@@ -131,6 +140,8 @@ class Swallow:
         for section, key, line in sections():
             if key == "smtp":
                 line = f'smtp = ["127.0.0.1:{self.port}"]'
+            elif section == "listen" and key in self.listen:
+                line = f'{key} = ["127.0.0.1:{self.listen[key]}"]'
             elif key in ("submission", "submissions", "lmtp", "imap", "imaps", "pop3", "pop3s", "admin"):
                 line = f"{key} = []"
             elif section == "queue" and key in self.queue:
@@ -143,6 +154,8 @@ class Swallow:
         # All the load comes from 127.0.0.1; Postfix exempts $mynetworks from its per-client
         # limits (smtpd_client_event_limit_exceptions), so Swallow's is lifted the same way.
         lines += ["", "[limits]", "max_connections_per_client = 10000"]
+        if self.extra_toml:
+            lines += ["", self.extra_toml.strip()]
         config.write_text("\n".join(lines) + "\n")
         self.cli("user", "add", "u@bench.test", "--password-stdin", stdin="bench\n")
         self.log_path = self.dir / "serve.log"
@@ -208,12 +221,14 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, workdir, transport=None, backoff=None):
-        """transport: domain -> port on 127.0.0.1; backoff: minimal and maximal_backoff_time."""
+    def __init__(self, workdir, transport=None, backoff=None, extra_main_cf=""):
+        """transport: domain -> port on 127.0.0.1; backoff: minimal and maximal_backoff_time;
+        extra_main_cf: appended to main.cf."""
         self.dir = workdir / "postfix"
         self.port = free_port()
         self.transport = transport or {}
         self.backoff = backoff
+        self.extra_main_cf = extra_main_cf
 
     def start(self):
         d = self.dir
@@ -257,6 +272,7 @@ message_size_limit = 52428800
 {backoff}
 smtp_tls_security_level = none
 virtual_mailbox_limit = 0
+{self.extra_main_cf}
 """)
         # Debian's master.cf runs services chrooted, which a throwaway instance cannot use.
         (d / "etc" / "master.cf").write_text(MASTER_CF.format(port=self.port))
@@ -316,9 +332,11 @@ class Sink:
         self.proc.wait()
 
 
-def measure(server, messages, sessions, size, sink=None, domains=None):
+def measure(server, messages, sessions, size, sink=None, domains=None, probe=None):
     """Load through smtp-source: to the local user, or (with a sink) spread over `domains`, one
-    smtp-source per domain with messages // len(domains) messages each."""
+    smtp-source per domain with messages // len(domains) messages each. probe: a function
+    returning {name: CPU seconds}, read where the run's busy CPU is; its differences are
+    returned as "probe", the run's busy CPU seconds (less smtp-source's) as "busy_s"."""
     delivered = (lambda: sink.count) if sink else server.delivered
     if sink:
         per = messages // len(domains)
@@ -327,6 +345,7 @@ def measure(server, messages, sessions, size, sink=None, domains=None):
     else:
         targets = [("u@bench.test", messages, sessions)]
     before_count = delivered()
+    probe0 = probe() if probe else {}
     busy0 = busy_jiffies()
     start = time.monotonic()
     wall, source_cpu = run_loads(server.port, targets, size)
@@ -336,9 +355,11 @@ def measure(server, messages, sessions, size, sink=None, domains=None):
         time.sleep(0.05)
     delivered_at = time.monotonic() - start
     busy = (busy_jiffies() - busy0) / HZ - source_cpu
+    probe1 = probe() if probe else {}
     count = delivered() - before_count
     return {"accepted_per_s": messages / accepted_at, "delivered_per_s": count / delivered_at,
-            "cpu_ms_per_msg": 1000 * busy / max(count, 1), "delivered": count, "expected": messages}
+            "cpu_ms_per_msg": 1000 * busy / max(count, 1), "delivered": count, "expected": messages,
+            "busy_s": busy, "probe": {k: probe1[k] - probe0[k] for k in probe0}}
 
 
 def ratio(a, b):
@@ -445,11 +466,25 @@ def main():
     p.add_argument("--deferred-relay", type=int, default=2000, help="messages relayed to the healthy sink in --deferred runs")
     p.add_argument("--deferred-size", type=int, default=1024, help="size of each deferred message")
     p.add_argument("--idle-seconds", type=int, default=60, help="idle CPU measurement window in --deferred runs")
+    p.add_argument("--filters", action="store_true",
+                   help="local delivery with clamd and rspamd on: Swallow's own scanner clients against Postfix "
+                        "with clamav-milter and rspamd's milter proxy (bench/smtp/filters.py)")
     args = p.parse_args()
     if args.destinations < 1:
         p.error("--destinations must be at least 1")
+    if args.filters and (args.relay or args.deferred):
+        p.error("--filters measures local delivery: not with --relay or --deferred")
     work = pathlib.Path(tempfile.mkdtemp(prefix="swallow-bench-"))
     os.chmod(work, 0o755)
+    if args.filters:
+        # filters.py imports this file as `bench`: the module already running, not a second copy.
+        sys.modules.setdefault("bench", sys.modules[__name__])
+        import filters
+        try:
+            filters.filters_run(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.deferred:
         try:
             deferred_run(args, work)

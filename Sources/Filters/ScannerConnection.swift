@@ -65,21 +65,26 @@ enum ScannerConnection {
         }
     }
 
-    private static func talk(_ address: ScannerAddress, request: [[UInt8]], timeout: Duration,
-                             group: any EventLoopGroup) async throws -> [UInt8] {
+    /// A connection to a scanner or milter over TCP or a Unix socket, as an async channel.
+    static func connect(_ address: ScannerAddress, timeout: Duration,
+                        group: any EventLoopGroup) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         let bootstrap = ClientBootstrap(group: group).connectTimeout(.init(timeout))
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         switch address {
         case .tcp(let host, let port):
-            channel = try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
+            return try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
         case .unix(let path):
-            channel = try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
+            return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
         }
+    }
+
+    private static func talk(_ address: ScannerAddress, request: [[UInt8]], timeout: Duration,
+                             group: any EventLoopGroup) async throws -> [UInt8] {
+        let channel = try await connect(address, timeout: timeout, group: group)
         // Cancelled by the deadline: closing the channel ends the read in progress.
         return try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in

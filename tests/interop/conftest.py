@@ -11,9 +11,11 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import errno
+import imaplib
 import email.policy
 import mailbox
 import os
@@ -90,6 +92,19 @@ def tls_client_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+@contextlib.contextmanager
+def imap_login(srv, user: str, password: str):
+    """imaplib on the server's `imap` listener, after STARTTLS and LOGIN; logged out after."""
+    m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30)
+    try:
+        m.starttls(ssl_context=tls_client_context())
+        m.login(user, password)
+        yield m
+    finally:
+        with contextlib.suppress(Exception):
+            m.logout()
 
 
 def free_port() -> int:

@@ -9,12 +9,11 @@ Clients: Python's smtplib and imaplib (standard library), nothing written here.
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
 import re
 import smtplib
 
-from conftest import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, tls_client_context
+from conftest import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, imap_login
 
 SENDER = "sender@outside.test"
 
@@ -37,18 +36,6 @@ def send(srv, rcpt: str, raw: bytes) -> tuple[int, str]:
             return code, text.decode()
         code, text = s.data(raw)
         return code, text.decode()
-
-
-@contextlib.contextmanager
-def imap(srv, user: str, password: str):
-    m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30)
-    try:
-        m.starttls(ssl_context=tls_client_context())
-        m.login(user, password)
-        yield m
-    finally:
-        with contextlib.suppress(Exception):
-            m.logout()
 
 
 def quota_line(m: imaplib.IMAP4) -> bytes:
@@ -82,7 +69,7 @@ def test_storage_quota_refuses_at_rcpt_and_append_and_reports_usage(swallow_fact
     code, text = send(srv, BOB, body(100))
     assert (code, text) == (452, f"4.2.2 <{BOB}>: Mailbox full"), (code, text)
 
-    with imap(srv, BOB, BOB_PASSWORD) as m:
+    with imap_login(srv, BOB, BOB_PASSWORD) as m:
         typ, caps = m.capability()
         assert b"QUOTA=RES-MESSAGE" in caps[0] and b"QUOTASET" in caps[0], caps
         line = quota_line(m)
@@ -98,7 +85,7 @@ def test_storage_quota_refuses_at_rcpt_and_append_and_reports_usage(swallow_fact
     # Making room lets mail in again.
     srv.cli("user", "quota", BOB, "--quota", "unlimited")
     assert send(srv, BOB, body(5000))[0] == 250
-    with imap(srv, BOB, BOB_PASSWORD) as m:
+    with imap_login(srv, BOB, BOB_PASSWORD) as m:
         typ, data = m.getquotaroot("INBOX")
         assert typ == "OK" and data[0] == [b'INBOX'], data
 
@@ -117,7 +104,7 @@ def test_message_limit_and_permanent_refusal(swallow_factory):
     # Another recipient of the same domain is not affected.
     assert send(srv, ALICE, body(300))[0] == 250
 
-    with imap(srv, BOB, BOB_PASSWORD) as m:
+    with imap_login(srv, BOB, BOB_PASSWORD) as m:
         assert quota_line(m) == b'"" (MESSAGE 2 2)'
         typ, data = m.append("INBOX", None, None, body(100))
         assert typ == "NO" and b"[OVERQUOTA]" in data[0], (typ, data)
@@ -147,7 +134,7 @@ def test_lmtp_answers_per_recipient(swallow_factory):
 
 def test_setquota_by_a_quota_administrator(swallow_factory):
     srv = swallow_factory(listeners=("imap",), settings={"quota": {"admins": [ALICE], "warning_percent": 0}})
-    with imap(srv, ALICE, ALICE_PASSWORD) as m:
+    with imap_login(srv, ALICE, ALICE_PASSWORD) as m:
         typ, data = m.setquota(f'"{BOB}"', "(STORAGE 2048 MESSAGE 10)")
         assert typ == "OK", data
         assert re.fullmatch(rb'"?bob@example\.test"? \(STORAGE 0 2048 MESSAGE 0 10\)', data[0]), data
@@ -165,7 +152,7 @@ def test_setquota_by_a_quota_administrator(swallow_factory):
     out = srv.cli("user", "quota", BOB).stdout
     assert "of 2.0 MiB" in out and "of 10 messages" in out, out
     assert "of unlimited" in srv.cli("user", "quota", ALICE).stdout
-    with imap(srv, BOB, BOB_PASSWORD) as m:
+    with imap_login(srv, BOB, BOB_PASSWORD) as m:
         # To everyone else another user's root does not exist.
         typ, data = m.getquota(f'"{ALICE}"')
         assert typ == "NO" and b"[NONEXISTENT]" in data[0], (typ, data)
@@ -190,7 +177,7 @@ def test_warning_is_delivered_once_per_crossing(swallow_factory):
     assert "messages: 5 of 10" in w.get_payload(), w.get_payload()
 
     # Below the threshold again (expunge), then over it: warned again, once.
-    with imap(srv, BOB, BOB_PASSWORD) as m:
+    with imap_login(srv, BOB, BOB_PASSWORD) as m:
         m.select("INBOX")
         m.store("1:4", "+FLAGS", "(\\Deleted)")
         m.expunge()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOMAIN, HOSTNAME, tls_client_context
+from conftest import DOMAIN, HOSTNAME, imap_login, tls_client_context
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for useradd and user-owned files")
 
@@ -77,18 +77,6 @@ def mbox_subjects(path: str) -> list[str]:
         box.close()
 
 
-@contextlib.contextmanager
-def imap(srv, user: str, password: str):
-    m = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30)
-    try:
-        m.starttls(ssl_context=tls_client_context())
-        m.login(user, password)
-        yield m
-    finally:
-        with contextlib.suppress(Exception):
-            m.logout()
-
-
 def inbox_subjects(m: imaplib.IMAP4) -> list[str]:
     typ, data = m.select("INBOX")
     assert typ == "OK", data
@@ -133,9 +121,9 @@ def test_mbox_delivery_locking_and_imap_pop3_login(swallow_factory, system_user)
 
     # IMAP login with the system password collects the spool into INBOX.
     with pytest.raises(imaplib.IMAP4.error):
-        with imap(srv, name, "wrong password"):
+        with imap_login(srv, name, "wrong password"):
             pass
-    with imap(srv, name, password) as m:
+    with imap_login(srv, name, password) as m:
         assert inbox_subjects(m) == ["first", "second"]
     assert os.path.getsize(spool) == 0
 
@@ -154,9 +142,9 @@ def test_mbox_delivery_locking_and_imap_pop3_login(swallow_factory, system_user)
     # `passwd` takes effect at once; `userdel` ends the account.
     subprocess.run(["chpasswd"], input=f"{name}:changed-{password}\n", text=True, check=True)
     with pytest.raises(imaplib.IMAP4.error):
-        with imap(srv, name, password):
+        with imap_login(srv, name, password):
             pass
-    with imap(srv, name, f"changed-{password}") as m:
+    with imap_login(srv, name, f"changed-{password}") as m:
         assert len(inbox_subjects(m)) == 3
     subprocess.run(["userdel", name], check=True, capture_output=True)
     assert send(srv, f"{name}@{DOMAIN}", "after userdel")[0] == 550
@@ -178,7 +166,7 @@ def test_maildir_target_and_a_spool_link_is_refused(swallow_factory, system_user
     assert stat.S_IMODE((home / "Maildir").stat().st_mode) == 0o700
     assert [m["Subject"] for m in mailbox.Maildir(home / "Maildir", create=False)] == ["to maildir"]
     assert not list((home / "Maildir" / "tmp").iterdir())
-    with imap(srv, mdir_user, mdir_password) as m:
+    with imap_login(srv, mdir_user, mdir_password) as m:
         assert inbox_subjects(m) == ["to maildir"]
     assert not list((home / "Maildir" / "new").iterdir())
 

@@ -43,19 +43,7 @@ public struct MilterClient: Sendable {
 
     private static func talk(_ address: ScannerAddress, _ conversation: MilterConversation, timeout: Duration, deadline: Deadline,
                              group: any EventLoopGroup) async throws -> MilterOutcome {
-        let bootstrap = ClientBootstrap(group: group).connectTimeout(.init(timeout))
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-            }
-        }
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        switch address {
-        case .tcp(let host, let port):
-            channel = try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
-        case .unix(let path):
-            channel = try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
-        }
+        let channel = try await ScannerConnection.connect(address, timeout: timeout, group: group)
         // Cancelled by the deadline: closing the channel ends the read in progress.
         return try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in

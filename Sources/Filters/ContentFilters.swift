@@ -11,7 +11,14 @@ public struct ScanEnvelope: Sendable {
     public var recipients: [String] = []
     public var queueID = ""
     public var authenticatedUser: String?
+    /// The SASL mechanism of that login (milter macro `{auth_type}`: OpenDKIM signs for a
+    /// sender that has one).
+    public var authenticationMechanism: String?
+    /// This server's name (rspamd's `MTA-Name`, milter macro `j`).
     public var hostname = ""
+    /// The listener the message came in on (milter macro `{daemon_name}`: smtp, submission,
+    /// submissions, lmtp).
+    public var daemonName = ""
     public init() {}
 }
 

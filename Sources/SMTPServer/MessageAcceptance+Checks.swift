@@ -41,10 +41,8 @@ extension MessageAcceptance {
         case refused(SMTPReply)
     }
 
-    /// The virus and spam scanners, once for all recipients, on the message as it will be
-    /// stored. `trusted`: an authenticated client or a trusted network.
-    static func scan(_ message: [UInt8], filters: ContentFilters, transaction: SMTPSession.Transaction, services: SMTPServices,
-                     origin: [String: String], trusted: Bool, logger: Logger) async -> Scanned {
+    /// What the scanners and milters are told of the transaction.
+    static func scanEnvelope(_ transaction: SMTPSession.Transaction, services: SMTPServices, origin: [String: String]) -> ScanEnvelope {
         var envelope = ScanEnvelope()
         envelope.clientIP = origin["client"] ?? ""
         envelope.helo = origin["helo"] ?? ""
@@ -52,7 +50,17 @@ extension MessageAcceptance {
         envelope.recipients = transaction.recipients.map(\.address)
         envelope.queueID = transaction.queueID.rawValue
         envelope.authenticatedUser = origin["auth"]
+        envelope.authenticationMechanism = transaction.authMechanism
         envelope.hostname = services.hostname
+        envelope.daemonName = origin["listener"] ?? "smtp"
+        return envelope
+    }
+
+    /// The virus and spam scanners, once for all recipients, on the message as it will be
+    /// stored. `trusted`: an authenticated client or a trusted network.
+    static func scan(_ message: [UInt8], filters: ContentFilters, transaction: SMTPSession.Transaction, services: SMTPServices,
+                     origin: [String: String], trusted: Bool, logger: Logger) async -> Scanned {
+        let envelope = scanEnvelope(transaction, services: services, origin: origin)
         switch await filters.scan(message, envelope: envelope, trusted: trusted, logger: logger) {
         case .accept(let headers, let junk, let subject):
             return .accepted(headers: headers, junk: junk, subject: subject)

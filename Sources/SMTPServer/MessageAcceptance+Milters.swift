@@ -29,16 +29,8 @@ extension MessageAcceptance {
                         transaction: inout SMTPSession.Transaction, refused: inout [String: SMTPReply], services: SMTPServices,
                         origin: [String: String], lmtp: Bool, logger: Logger) async -> Miltered {
         // Our Received: field is the first of `received`: hidden from the milters (milter8.c).
-        var t = MilterTransaction(message: MilterMessage(received + message, hiddenFields: 1))
-        t.clientIP = origin["client"] ?? ""
-        t.helo = origin["helo"] ?? ""
-        t.sender = transaction.sender
-        t.recipients = transaction.recipients.map(\.address)
-        t.queueID = transaction.queueID.rawValue
-        t.authenticatedUser = origin["auth"]
-        t.authenticationMechanism = transaction.authMechanism
-        t.hostname = services.hostname
-        t.daemonName = origin["listener"] ?? "smtp"
+        let t = MilterTransaction(envelope: scanEnvelope(transaction, services: services, origin: origin),
+                                  message: MilterMessage(received + message, hiddenFields: 1))
         let verdict = await filters.runMilters(t, logger: logger)
         let everyone = transaction.recipients.count
         switch verdict.decision {

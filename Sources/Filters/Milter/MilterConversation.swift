@@ -1,23 +1,21 @@
 /// What a filter is told of the transaction it judges: the SMTP session, replayed at the end of
 /// DATA as Postfix replays it to its non_smtpd_milters (connect, HELO, MAIL, each RCPT, DATA,
 /// header, body, end of message).
+/// The envelope is the scanners' (`t.helo` reads `t.envelope.helo`).
+@dynamicMemberLookup
 public struct MilterTransaction: Sendable {
-    public var clientIP = ""
-    public var helo = ""
-    /// "" for the null sender.
-    public var sender = ""
-    public var recipients: [String] = []
-    public var queueID = ""
-    public var authenticatedUser: String?
-    /// The SASL mechanism of that login (`{auth_type}`: OpenDKIM signs for a sender that has one).
-    public var authenticationMechanism: String?
-    /// This server's name (macro `j`).
-    public var hostname = ""
-    /// The listener the message came in on (`{daemon_name}`: smtp, submission, submissions, lmtp).
-    public var daemonName = ""
+    public var envelope: ScanEnvelope
     public var message: MilterMessage
 
-    public init(message: MilterMessage) { self.message = message }
+    public init(envelope: ScanEnvelope = ScanEnvelope(), message: MilterMessage) {
+        self.envelope = envelope
+        self.message = message
+    }
+
+    public subscript<T>(dynamicMember keyPath: WritableKeyPath<ScanEnvelope, T>) -> T {
+        get { envelope[keyPath: keyPath] }
+        set { envelope[keyPath: keyPath] = newValue }
+    }
 }
 
 /// How one filter's conversation ended.
